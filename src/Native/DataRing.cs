@@ -1,0 +1,177 @@
+using System.Buffers.Binary;
+using DotnetPtrace.Decoders.Abi;
+
+namespace DotnetPtrace.Native;
+
+/// <summary>
+/// The data ring of one perf event: a user page followed by 2^n pages of records the kernel writes. Three modes:
+/// <list type="bullet">
+/// <item>normal (PROT_WRITE): the kernel honours data_tail and never overwrites unread records; when full it
+/// drops and later reports PERF_RECORD_LOST;</item>
+/// <item>overwrite (read-only mapping): data_tail is ignored and old records are overwritten;</item>
+/// <item>write_backward (read-only, attr.write_backward): records are written from the end towards the start so
+/// the newest record is always at head, which makes an overwritten ring readable.</item>
+/// </list>
+/// Positions are free-running u64 byte counters; the place in the buffer is <c>position &amp; (size - 1)</c>.
+/// </summary>
+public sealed unsafe class DataRing : IDisposable
+{
+    private readonly MappedRegion _map;
+    private readonly byte* _data;
+    private readonly ulong _mask;
+    private ulong _tail;        // next unread byte (normal mode) or the head at the previous read (overwrite modes)
+    private readonly byte[] _scratch = new byte[ushort.MaxValue + 1];  // one record that wraps the end, copied out
+
+    public PerfEventHandle Owner { get; }
+    public int Cpu { get; }
+    public ulong Size { get; }
+    public bool Overwrite { get; }
+    public bool Backward { get; }
+    /// <summary>Bytes published and consumed since the ring was mapped.</summary>
+    public ulong BytesRead { get; private set; }
+    /// <summary>Bytes an overwrite ring lost between two reads (the kernel had wrapped past what we had read).</summary>
+    public ulong BytesOverwritten { get; private set; }
+
+    private DataRing(PerfEventHandle owner, int cpu, MappedRegion map, bool overwrite, bool backward)
+    {
+        Owner = owner;
+        Cpu = cpu;
+        _map = map;
+        Overwrite = overwrite;
+        Backward = backward;
+        byte* page = map.Address;
+        // data_offset/data_size exist since Linux 4.1; before that the ring starts one page in.
+        ulong offset = UserPage.Read(page, UserPage.DataOffset);
+        ulong size = UserPage.Read(page, UserPage.DataSize);
+        if (size == 0) { offset = (ulong)Environment.SystemPageSize; size = (ulong)map.Length - offset; }
+        _data = page + offset;
+        Size = size;
+        _mask = size - 1;
+        _tail = UserPage.ReadHead(page, UserPage.DataHead);
+    }
+
+    /// <summary>
+    /// Maps <paramref name="dataPages"/> (a power of two) pages plus the user page. A read-only mapping puts the
+    /// kernel in overwrite mode; pass <paramref name="backward"/> when the event was opened with write_backward.
+    /// </summary>
+    public static DataRing Map(PerfEventHandle fd, int cpu, int dataPages, bool overwrite = false, bool backward = false)
+    {
+        if (dataPages <= 0 || (dataPages & (dataPages - 1)) != 0)
+            throw new PerfException($"ring size must be a power of two number of pages, not {dataPages}");
+        long length = (1L + dataPages) * Environment.SystemPageSize;
+        var map = MappedRegion.Map(fd, length, 0, writable: !overwrite, "data ring");
+        return new DataRing(fd, cpu, map, overwrite, backward);
+    }
+
+    /// <summary>Bytes published but not yet read (normal mode).</summary>
+    public ulong Available => UserPage.ReadHead(_map.Address, UserPage.DataHead) - _tail;
+
+    /// <summary>
+    /// Normal mode: hands everything between our tail and the kernel's head to <paramref name="consumer"/>, then
+    /// publishes the new tail. The kernel only advances head past whole records, so the region holds whole
+    /// records. Returns the number of bytes drained. No allocation.
+    /// </summary>
+    public int Drain(IRingConsumer consumer)
+    {
+        if (Overwrite) throw new InvalidOperationException("an overwrite ring is read with ReadOverwrite");
+        ulong head = UserPage.ReadHead(_map.Address, UserPage.DataHead);
+        ulong length = head - _tail;
+        if (length == 0) return 0;
+        if (length > Size)
+            // Cannot happen while the kernel honours data_tail; if it does, the data under us is garbage.
+            throw new PerfException($"data ring on CPU {Cpu} overran: head {head} is {length} bytes past tail {_tail} in a {Size}-byte ring");
+        ulong start = _tail & _mask;
+        ulong firstLength = Math.Min(length, Size - start);
+        var first = new ReadOnlySpan<byte>(_data + start, (int)firstLength);
+        var second = new ReadOnlySpan<byte>(_data, (int)(length - firstLength));
+        consumer.Consume(first, second);
+        _tail = head;
+        BytesRead += length;
+        UserPage.WriteTail(_map.Address, UserPage.DataTail, head);
+        return (int)length;
+    }
+
+    /// <summary>
+    /// Normal mode, record by record: each record is presented contiguous (one that wraps the end is copied into
+    /// a scratch buffer first); the tail is published once at the end, as libperf's read_done does.
+    /// </summary>
+    public int ReadRecords<TVisitor>(ref TVisitor visitor) where TVisitor : struct, IRecordVisitor
+    {
+        if (Overwrite) throw new InvalidOperationException("an overwrite ring is read with ReadOverwrite");
+        ulong head = UserPage.ReadHead(_map.Address, UserPage.DataHead);
+        int count = WalkRecords(_tail, head, ref visitor, stopAtZero: false);
+        BytesRead += head - _tail;
+        _tail = head;
+        UserPage.WriteTail(_map.Address, UserPage.DataTail, head);
+        return count;
+    }
+
+    /// <summary>
+    /// Overwrite modes: reads what the ring holds now, newest last for forward rings and newest first for backward
+    /// rings. Pause the event's output (<see cref="PerfEvent.PauseOutput"/>) around the call so the kernel does not
+    /// write under us. For backward rings the records from head run towards older ones until a zero header or a
+    /// full buffer (perf's overwrite_rb_find_range); a forward ring that wrapped has no findable record boundary,
+    /// so its lost bytes are counted in <see cref="BytesOverwritten"/> and only the unwrapped case is read.
+    /// </summary>
+    public int ReadOverwrite<TVisitor>(ref TVisitor visitor) where TVisitor : struct, IRecordVisitor
+    {
+        ulong head = UserPage.ReadHead(_map.Address, UserPage.DataHead);
+        int count;
+        if (Backward)
+        {
+            // head runs downwards; [head, previous head) is new, but never more than one buffer.
+            ulong available = _tail - head;
+            if (available > Size) { BytesOverwritten += available - Size; available = Size; }
+            count = WalkRecords(head, head + available, ref visitor, stopAtZero: true);
+        }
+        else
+        {
+            ulong available = head - _tail;
+            if (available > Size)
+            {
+                BytesOverwritten += available;
+                count = 0;
+            }
+            else count = WalkRecords(_tail, head, ref visitor, stopAtZero: false);
+        }
+        _tail = head;
+        return count;
+    }
+
+    private int WalkRecords<TVisitor>(ulong from, ulong to, ref TVisitor visitor, bool stopAtZero) where TVisitor : struct, IRecordVisitor
+    {
+        int count = 0;
+        ulong pos = from;
+        while (to - pos >= (ulong)PerfEventHeader.ByteSize)
+        {
+            ulong offset = pos & _mask;
+            // The header never straddles the end: records are 8-byte aligned and the ring is a multiple of 8.
+            var header = PerfEventHeader.Read(new ReadOnlySpan<byte>(_data + offset, PerfEventHeader.ByteSize));
+            if (header.Size == 0 && stopAtZero) break;
+            if (header.Size < PerfEventHeader.ByteSize || header.Size > to - pos)
+                throw new PerfException($"corrupt record header in the ring on CPU {Cpu} at position {pos}: size {header.Size}");
+            ReadOnlySpan<byte> record;
+            if (offset + header.Size <= Size)
+                record = new ReadOnlySpan<byte>(_data + offset, header.Size);
+            else
+            {
+                int firstPart = (int)(Size - offset);
+                new ReadOnlySpan<byte>(_data + offset, firstPart).CopyTo(_scratch);
+                new ReadOnlySpan<byte>(_data, header.Size - firstPart).CopyTo(_scratch.AsSpan(firstPart));
+                record = _scratch.AsSpan(0, header.Size);
+            }
+            visitor.Visit(header, record);
+            pos += header.Size;
+            count++;
+        }
+        return count;
+    }
+
+    public void Dispose() => _map.Dispose();
+}
+
+/// <summary>Called once per record by <see cref="DataRing.ReadRecords{T}"/>; the span includes the header.</summary>
+public interface IRecordVisitor
+{
+    void Visit(in PerfEventHeader header, ReadOnlySpan<byte> record);
+}

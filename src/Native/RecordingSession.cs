@@ -1,0 +1,110 @@
+using DotnetPtrace.Decoders.Abi;
+using static Tmds.Linux.LibC;
+
+namespace DotnetPtrace.Native;
+
+/// <summary>An event to open: its display name and its fully configured attr.</summary>
+public sealed record EventConfig(string Name, PerfEventAttr Attr);
+
+/// <summary>One opened event on one (task, CPU): the fd and the id the kernel stamps on its records.</summary>
+public sealed record OpenedEvent(int EventIndex, int Task, int Cpu, PerfEventHandle Handle, ulong Id);
+
+/// <summary>
+/// The events of one recording, opened over CPUs x tasks, with one data ring per CPU: the first event opened on a
+/// CPU owns the ring and every other event on that CPU is redirected into it (PERF_EVENT_IOC_SET_OUTPUT, which
+/// requires the same CPU). This is libperf's evlist: open, mmap, enable, disable, close, in that order.
+/// </summary>
+public sealed class RecordingSession : IDisposable
+{
+    private readonly List<OpenedEvent> _opened = [];
+    private readonly List<DataRing> _rings = [];
+
+    public IReadOnlyList<EventConfig> Events { get; }
+    public IReadOnlyList<OpenedEvent> Opened => _opened;
+    public IReadOnlyList<DataRing> Rings => _rings;
+    public RecordTarget Target { get; }
+
+    private RecordingSession(IReadOnlyList<EventConfig> events, RecordTarget target)
+    {
+        Events = events;
+        Target = target;
+    }
+
+    /// <summary>
+    /// Opens every event on every CPU for every task of <paramref name="target"/>. A task that exits while we open
+    /// (ESRCH) is skipped when others remain, since threads come and go; any other failure closes what was opened
+    /// and throws a <see cref="PerfException"/> that says why.
+    /// </summary>
+    public static RecordingSession Open(IReadOnlyList<EventConfig> events, RecordTarget target, IReadOnlyList<int> cpus,
+        int dataPages, Func<IReadOnlyList<string>>? pmusPresent = null)
+    {
+        var session = new RecordingSession(events, target);
+        try
+        {
+            foreach (int cpu in cpus)
+            {
+                PerfEventHandle? ringOwner = null;
+                foreach (int task in target.Tasks)
+                {
+                    for (int e = 0; e < events.Count; e++)
+                    {
+                        var attr = events[e].Attr;
+                        PerfEventHandle fd;
+                        try
+                        {
+                            fd = PerfEvent.Open(ref attr, task, cpu, group: null, events[e].Name, pmusPresent);
+                        }
+                        catch (PerfException ex) when (ex.Errno == ESRCH && target is RecordTarget.Threads t && t.Tids.Count > 1)
+                        {
+                            break;   // this thread exited; its siblings are still worth recording
+                        }
+                        session._opened.Add(new OpenedEvent(e, task, cpu, fd, PerfEvent.GetId(fd)));
+                        if (ringOwner is null)
+                        {
+                            session._rings.Add(DataRing.Map(fd, cpu, dataPages));
+                            ringOwner = fd;
+                        }
+                        else PerfEvent.SetOutput(fd, ringOwner);
+                    }
+                }
+            }
+            if (session._opened.Count == 0)
+                throw new PerfException("no event could be opened: every target thread has exited");
+            return session;
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The kernel ids of each event, in event order: what perf.data's attr section lists.</summary>
+    public ulong[] IdsOf(int eventIndex) => _opened.Where(o => o.EventIndex == eventIndex).Select(o => o.Id).ToArray();
+
+    /// <summary>The id of the first opened instance of an event, used to attribute synthesized records to it.</summary>
+    public ulong FirstIdOf(int eventIndex) => _opened.First(o => o.EventIndex == eventIndex).Id;
+
+    public void EnableAll()
+    {
+        foreach (var o in _opened) PerfEvent.Enable(o.Handle);
+    }
+
+    /// <summary>Stops every event; a task that already exited makes its fd refuse nothing, so errors are ignored.</summary>
+    public void DisableAll()
+    {
+        foreach (var o in _opened)
+        {
+            try { PerfEvent.Disable(o.Handle); } catch (PerfException) { }
+        }
+    }
+
+    /// <summary>Teardown order: unmap the rings, then close the fds.</summary>
+    public void Dispose()
+    {
+        foreach (var r in _rings) r.Dispose();
+        _rings.Clear();
+        foreach (var o in _opened) o.Handle.Dispose();
+        _opened.Clear();
+    }
+}

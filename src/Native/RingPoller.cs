@@ -1,0 +1,91 @@
+using System.Runtime.InteropServices;
+using DotnetPtrace.Native.Interop;
+using Tmds.Linux;
+using static Tmds.Linux.LibC;
+
+namespace DotnetPtrace.Native;
+
+/// <summary>Why a recording loop ended.</summary>
+public enum StopReason { Requested, TargetExited, AllEventsHungUp, Duration }
+
+/// <summary>
+/// The poll loop of a recording: wait until a ring passes its wakeup watermark (or a periodic flush interval
+/// passes), then drain every ring into the consumer. Fds that report POLLHUP (their task exited) leave the poll set
+/// but their rings keep being drained, so the tail of a trace is never lost; when every fd has hung up the loop
+/// stops after a last drain.
+/// </summary>
+public sealed unsafe class RingPoller(RecordingSession session, IRingConsumer consumer, TimeSpan flushInterval)
+{
+    /// <summary>Called after every pass that drained something: a point no later record sorts before (FINISHED_ROUND).</summary>
+    public Action? RoundCompleted { get; init; }
+
+    public long BytesDrained { get; private set; }
+    public int Wakeups { get; private set; }
+
+    public StopReason Run(Func<bool> targetExited, DateTime? deadline, CancellationToken cancellation)
+    {
+        var fds = session.Opened.Select(o => o.Handle).ToList();
+        var pollSet = new pollfd[fds.Count];
+        int live = fds.Count;
+        var alive = new bool[fds.Count];
+        var indexOf = new int[fds.Count];
+        int gone = (ushort)POLLHUP | (ushort)POLLERR | (ushort)POLLNVAL;
+        Array.Fill(alive, true);
+        while (true)
+        {
+            if (cancellation.IsCancellationRequested) return Finish(StopReason.Requested);
+            if (deadline is { } d && DateTime.UtcNow >= d) return Finish(StopReason.Duration);
+            if (targetExited()) return Finish(StopReason.TargetExited);
+            if (live == 0) return Finish(StopReason.AllEventsHungUp);
+
+            int n = 0;
+            for (int i = 0; i < fds.Count; i++)
+            {
+                if (!alive[i]) continue;
+                pollSet[n] = new pollfd { fd = fds[i].Fd, events = (short)POLLIN };
+                indexOf[n++] = i;
+            }
+            int ready;
+            fixed (pollfd* p = pollSet)
+            {
+                ready = Sys.Poll(p, (ulong)n, (int)flushInterval.TotalMilliseconds);
+                if (ready < 0)
+                {
+                    int errno = Marshal.GetLastPInvokeError();
+                    if (errno != EINTR) throw new PerfException($"poll failed: {PerfErrorExplainer.Strerror(errno)}", errno);
+                }
+            }
+            if (ready > 0)
+            {
+                Wakeups++;
+                for (int j = 0; j < n; j++)
+                {
+                    if ((pollSet[j].revents & gone) != 0)
+                    {
+                        alive[indexOf[j]] = false;
+                        live--;
+                    }
+                }
+            }
+            DrainAll();
+        }
+    }
+
+    /// <summary>One pass over every ring. Returns the bytes drained.</summary>
+    public long DrainAll()
+    {
+        long total = 0;
+        foreach (var ring in session.Rings) total += ring.Drain(consumer);
+        BytesDrained += total;
+        if (total > 0) RoundCompleted?.Invoke();
+        return total;
+    }
+
+    private StopReason Finish(StopReason reason)
+    {
+        // Disable first so nothing new lands, then drain to the last byte.
+        session.DisableAll();
+        DrainAll();
+        return reason;
+    }
+}
