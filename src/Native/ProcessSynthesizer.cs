@@ -35,6 +35,29 @@ public sealed class ProcessSynthesizer(RecordBuilder builder, ulong sidebandId, 
         return records;
     }
 
+    /// <summary>
+    /// The kernel's text as perf describes it: an MMAP "[kernel.kallsyms]_text" for pid -1 from _text to _etext
+    /// (from /proc/kallsyms), so kernel samples resolve. Null when kallsyms hides addresses (kptr_restrict).
+    /// </summary>
+    public byte[]? KernelText()
+    {
+        ulong text = 0, etext = 0;
+        try
+        {
+            foreach (string line in File.ReadLines(Path.Combine(procRoot, "kallsyms")))
+            {
+                // "ffffffff81000000 T _text"
+                if (line.EndsWith(" _text", StringComparison.Ordinal)) text = ulong.Parse(line.AsSpan(0, line.IndexOf(' ')), NumberStyles.HexNumber);
+                else if (line.EndsWith(" _etext", StringComparison.Ordinal)) etext = ulong.Parse(line.AsSpan(0, line.IndexOf(' ')), NumberStyles.HexNumber);
+                if (text != 0 && etext != 0) break;
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException) { return null; }
+        if (text == 0 || etext <= text) return null;
+        return builder.Mmap(uint.MaxValue, 0, text, etext - text, text, "[kernel.kallsyms]_text", PerfRecordMisc.Kernel,
+            new SampleIdTrailer(uint.MaxValue, 0, 0, sidebandId, 0, 0));
+    }
+
     /// <summary>The thread ids of a process, leader first.</summary>
     public IEnumerable<int> Threads(int pid)
     {

@@ -64,6 +64,21 @@ public sealed class RecordBuilder(SampleType sampleIdType)
         return r;
     }
 
+    /// <summary>
+    /// MMAP (the original, without device/inode fields): perf uses it for the kernel's own text,
+    /// "[kernel.kallsyms]_text" with pid -1, so that kernel samples resolve against kallsyms.
+    /// </summary>
+    public byte[] Mmap(uint pid, uint tid, ulong addr, ulong len, ulong pgoff, string filename, ushort cpuMode, in SampleIdTrailer trailer)
+    {
+        int nameBytes = Align8(Encoding.UTF8.GetByteCount(filename) + 1);
+        var r = Start(PerfRecordType.Mmap, cpuMode, 8 + 24 + nameBytes, out int o);
+        U32(r, ref o, pid); U32(r, ref o, tid);
+        U64(r, ref o, addr); U64(r, ref o, len); U64(r, ref o, pgoff);
+        WriteString(r.AsSpan(o, nameBytes), filename); o += nameBytes;
+        Finish(r, o, trailer);
+        return r;
+    }
+
     /// <summary>PERF_RECORD_FINISHED_ROUND: no record before it sorts after any record written later.</summary>
     public static byte[] FinishedRound()
     {

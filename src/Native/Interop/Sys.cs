@@ -61,5 +61,8 @@ internal static unsafe partial class Sys
     [LibraryImport(Libc, EntryPoint = "getpid")]
     public static partial int GetPid();
 
+    [LibraryImport(Libc, EntryPoint = "access", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Access(string path, int mode);
+
     public static readonly void* MapFailed = (void*)-1;
 }

@@ -1,0 +1,133 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
+
+namespace DotnetPtrace.Cli.Record;
+
+/// <summary>
+/// `dotnet-ptrace record`: perf record's options with perf's letters and meanings. Everything after the first
+/// token that is not an option belongs to the command (CaptureRemainingTokens), as perf stops at the first
+/// non-option, so `record ./app -v` passes -v to the app.
+/// </summary>
+public static class RecordCommand
+{
+    public static Command Create()
+    {
+        var events = new Option<string[]>("--event", "-e")
+        {
+            Description = "Event to record (repeatable): cpu-clock, task-clock, page-faults, context-switches, sys:name tracepoints, pmu/terms/ with :u :k :h modifiers, rNNN",
+            AllowMultipleArgumentsPerToken = false,
+            HelpName = "EVENT",
+        };
+        var output = new Option<string>("--output", "-o") { Description = "Output file (an existing one is renamed FILE.old)", DefaultValueFactory = _ => "perf.data", HelpName = "FILE" };
+        var freq = new Option<string?>("--freq", "-F") { Description = "Sample frequency in Hz, or 'max' (default 4000)", HelpName = "HZ" };
+        var count = new Option<ulong?>("--count", "-c") { Description = "Sample every N events (a period, instead of -F)", HelpName = "N" };
+        var callGraph = new Option<bool>("--call-graph", "-g") { Description = "Record call chains (frame pointers)" };
+        var mmapPages = new Option<string?>("--mmap-pages", "-m") { Description = "Data ring size per CPU: pages (a power of two) or a size like 512K, 4M", HelpName = "PAGES" };
+        var pid = new Option<string?>("--pid", "-p") { Description = "Attach to these processes (comma list) and all their threads", HelpName = "PID[,PID]" };
+        var tid = new Option<string?>("--tid", "-t") { Description = "Attach to these threads (comma list)", HelpName = "TID[,TID]" };
+        var all = new Option<bool>("--all-cpus", "-a") { Description = "System-wide: every task on every CPU (or the -C list)" };
+        var cpus = new Option<string?>("--cpu", "-C") { Description = "Only these CPUs, e.g. 0-3,7 (implies -a when no target is given)", HelpName = "CPUS" };
+        var duration = new Option<string?>("--duration") { Description = "Stop after this long: seconds (2.5), or 10s, 500ms, 1m, hh:mm:ss", HelpName = "TIME" };
+        var verbose = new Option<int>("--verbose", "-v") { Description = "More diagnostics on stderr (repeat for more)", Arity = ArgumentArity.Zero };
+        verbose.CustomParser = r => r.Tokens.Count;   // -v, -vv
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "Only errors on stderr" };
+        var command = new Argument<string[]>("command")
+        {
+            Description = "The command to launch and record, with its arguments (use -- before it when it has options)",
+            Arity = ArgumentArity.ZeroOrMore,
+            CaptureRemainingTokens = true,
+        };
+
+        var record = new Command("record", "Record events of a command, processes, threads or the whole system into a perf.data file")
+        {
+            events, output, freq, count, callGraph, mmapPages, pid, tid, all, cpus, duration, verbose, quiet, command,
+        };
+
+        record.Validators.Add(r =>
+        {
+            int targets = (r.GetValue(command) is { Length: > 0 } ? 1 : 0) + (r.GetValue(pid) is not null ? 1 : 0)
+                          + (r.GetValue(tid) is not null ? 1 : 0) + (r.GetValue(all) ? 1 : 0);
+            if (targets > 1) r.AddError("give one target: a command, -p PID, -t TID or -a");
+            if (targets == 0 && r.GetValue(cpus) is null) r.AddError("nothing to record: give a command (after --), -p PID, -t TID or -a");
+            if (r.GetValue(freq) is not null && r.GetValue(count) is not null) r.AddError("-F and -c are exclusive: sample by frequency or by period");
+        });
+        freq.Validators.Add(r => { if (r.GetValueOrDefault<string?>() is { } v && v != "max" && (!ulong.TryParse(v, out ulong f) || f == 0)) r.AddError($"-F {v}: expected a frequency in Hz or 'max'"); });
+        count.Validators.Add(r => { if (r.GetValueOrDefault<ulong?>() is 0) r.AddError("-c 0: the period must be at least 1"); });
+        mmapPages.Validators.Add(r => { if (r.GetValueOrDefault<string?>() is { } v && ParsePages(v, out string? error) is null) r.AddError(error!); });
+        duration.Validators.Add(r => { if (r.GetValueOrDefault<string?>() is { } v && ParseDuration(v) is null) r.AddError($"--duration {v}: expected seconds (2.5), 10s, 500ms, 1m or hh:mm:ss"); });
+        pid.Validators.Add(r => { if (r.GetValueOrDefault<string?>() is { } v && ParseIds(v) is null) r.AddError($"-p {v}: expected process ids separated by commas"); });
+        tid.Validators.Add(r => { if (r.GetValueOrDefault<string?>() is { } v && ParseIds(v) is null) r.AddError($"-t {v}: expected thread ids separated by commas"); });
+
+        record.SetAction((ParseResult r, CancellationToken ct) =>
+        {
+            string? f = r.GetValue(freq);
+            var options = new RecordOptions
+            {
+                Events = r.GetValue(events) ?? [],
+                Output = r.GetValue(output)!,
+                Frequency = f is null ? null : f == "max" ? ulong.MaxValue : ulong.Parse(f, CultureInfo.InvariantCulture),
+                Period = r.GetValue(count),
+                CallGraph = r.GetValue(callGraph),
+                DataPages = r.GetValue(mmapPages) is { } m ? ParsePages(m, out _)!.Value : 128,
+                Pids = r.GetValue(pid) is { } p ? ParseIds(p)! : [],
+                Tids = r.GetValue(tid) is { } t ? ParseIds(t)! : [],
+                SystemWide = r.GetValue(all) || (r.GetValue(cpus) is not null && r.GetValue(pid) is null && r.GetValue(tid) is null && r.GetValue(command) is not { Length: > 0 }),
+                CpuList = r.GetValue(cpus),
+                Duration = r.GetValue(duration) is { } d ? ParseDuration(d) : null,
+                Verbosity = r.GetValue(verbose),
+                Quiet = r.GetValue(quiet),
+                Command = r.GetValue(command) ?? [],
+                OwnCommandLine = ["dotnet-ptrace", .. r.Tokens.Select(t => t.Value)],
+            };
+            return new RecordRunner(options).RunAsync(ct);
+        });
+        return record;
+    }
+
+    /// <summary>-m as perf takes it: a page count that is a power of two, or a byte size (B/K/M/G) rounded to pages.</summary>
+    public static int? ParsePages(string text, out string? error)
+    {
+        error = null;
+        string t = text.Trim();
+        long pages;
+        char unit = t.Length > 0 ? char.ToUpperInvariant(t[^1]) : ' ';
+        if (unit is 'B' or 'K' or 'M' or 'G')
+        {
+            if (!long.TryParse(t[..^1], out long n) || n <= 0) { error = $"-m {text}: expected pages or a size like 512K"; return null; }
+            long bytes = n * unit switch { 'K' => 1024L, 'M' => 1024L * 1024, 'G' => 1024L * 1024 * 1024, _ => 1 };
+            pages = bytes / Environment.SystemPageSize;
+        }
+        else if (!long.TryParse(t, out pages) || pages <= 0) { error = $"-m {text}: expected a number of pages (a power of two) or a size like 512K"; return null; }
+        if ((pages & (pages - 1)) != 0 || pages > (1L << 20))
+        {
+            long lower = 1L << (int)(63 - long.LeadingZeroCount(Math.Max(pages, 1)));
+            error = $"-m {text}: the ring must be a power of two pages ({pages} pages is not; try {lower} or {lower * 2})";
+            return null;
+        }
+        return (int)pages;
+    }
+
+    public static TimeSpan? ParseDuration(string text)
+    {
+        string t = text.Trim();
+        double value;
+        if (t.EndsWith("ms", StringComparison.Ordinal) && double.TryParse(t[..^2], NumberStyles.Float, CultureInfo.InvariantCulture, out value)) return TimeSpan.FromMilliseconds(value);
+        if (t.EndsWith('s') && double.TryParse(t[..^1], NumberStyles.Float, CultureInfo.InvariantCulture, out value)) return TimeSpan.FromSeconds(value);
+        if (t.EndsWith('m') && double.TryParse(t[..^1], NumberStyles.Float, CultureInfo.InvariantCulture, out value)) return TimeSpan.FromMinutes(value);
+        if (double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out value) && value > 0) return TimeSpan.FromSeconds(value);
+        if (t.Contains(':') && TimeSpan.TryParse(t, CultureInfo.InvariantCulture, out var span) && span > TimeSpan.Zero) return span;
+        return null;
+    }
+
+    public static int[]? ParseIds(string text)
+    {
+        var ids = new List<int>();
+        foreach (string part in text.Split(',', StringSplitOptions.TrimEntries))
+        {
+            if (!int.TryParse(part, out int id) || id <= 0) return null;
+            ids.Add(id);
+        }
+        return ids.Count > 0 ? ids.Distinct().ToArray() : null;
+    }
+}

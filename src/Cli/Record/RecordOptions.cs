@@ -1,0 +1,25 @@
+namespace DotnetPtrace.Cli.Record;
+
+/// <summary>Everything `record` was asked to do, after parsing and before any syscall.</summary>
+public sealed record RecordOptions
+{
+    public IReadOnlyList<string> Events { get; init; } = [];
+    public string Output { get; init; } = "perf.data";
+    public ulong? Frequency { get; init; }
+    public ulong? Period { get; init; }
+    public bool CallGraph { get; init; }
+    public int DataPages { get; init; } = 128;   // 512 KiB, perf's default with the default mlock limit
+    public IReadOnlyList<int> Pids { get; init; } = [];
+    public IReadOnlyList<int> Tids { get; init; } = [];
+    public bool SystemWide { get; init; }
+    public string? CpuList { get; init; }
+    public TimeSpan? Duration { get; init; }
+    public int Verbosity { get; init; }
+    public bool Quiet { get; init; }
+    public IReadOnlyList<string> Command { get; init; } = [];
+    /// <summary>The command line we were started with, for the CMDLINE feature.</summary>
+    public IReadOnlyList<string> OwnCommandLine { get; init; } = [];
+
+    /// <summary>perf's default: 4000 Hz when neither -F nor -c is given.</summary>
+    public const ulong DefaultFrequency = 4000;
+}

@@ -1,0 +1,265 @@
+using System.Globalization;
+using DotnetPtrace.Decoders.Abi;
+using DotnetPtrace.Decoders.Elf;
+using DotnetPtrace.Decoders.PerfData;
+using DotnetPtrace.Native;
+using DotnetPtrace.Native.Events;
+using Microsoft.Extensions.Logging;
+
+namespace DotnetPtrace.Cli.Record;
+
+/// <summary>
+/// Runs one `record`: resolve events, CPUs and the target; open everything; create the file; synthesize what was
+/// already running; start; poll and drain until the target exits, a signal, --duration, or a write error; then
+/// disable, drain the last bytes, finish the file on every way out, and print perf's one-line summary.
+/// </summary>
+public sealed class RecordRunner(RecordOptions options)
+{
+    private static readonly TimeSpan FlushInterval = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan ChildGrace = TimeSpan.FromSeconds(3);
+
+    public async Task<int> RunAsync(CancellationToken cancellation)
+    {
+        using var loggers = Logging.Create(options.Verbosity, options.Quiet);
+        var log = loggers.CreateLogger("record");
+        try
+        {
+            return await RunCoreAsync(log, cancellation);
+        }
+        catch (UsageException e) { return Fail(e.Message, ReturnCode.UsageError); }
+        catch (EventParseException e) { return Fail(e.Message, ReturnCode.UsageError); }
+        catch (CpuListException e) { return Fail(e.Message, ReturnCode.UsageError); }
+        catch (CommandNotFoundException e) { return Fail(e.Message, e.ExitCode); }
+        catch (PerfException e) { return Fail(e.Message, ReturnCode.SessionError); }
+    }
+
+    private static int Fail(string message, int code)
+    {
+        Console.Error.WriteLine($"dotnet-ptrace record: {message}");
+        return code;
+    }
+
+    private async Task<int> RunCoreAsync(ILogger log, CancellationToken cancellation)
+    {
+        var pmus = new PmuCatalog();
+        var parser = new EventParser(pmus, new Tracefs());
+        var specs = options.Events.Count > 0 ? options.Events.Select(parser.Parse).ToList() : [DefaultEvent(parser, pmus, log)];
+        var cpus = ResolveCpus();
+        bool launching = options.Command.Count > 0;
+        bool excludeKernel = specs.All(s => s.Attr.Has(AttrFlags.ExcludeKernel));
+        var configs = specs.Select(s => AttrFactory.Sampling(s, options, launching, options.DataPages)).ToList();
+        configs.Add(AttrFactory.Sideband(options, launching, excludeKernel, options.DataPages));
+        CheckOutputWritable(options.Output);
+
+        ExecGate? gate = null;
+        RecordingSession? session = null;
+        try
+        {
+            RecordTarget target;
+            if (launching)
+            {
+                gate = ExecGate.Start(options.Command);
+                target = new RecordTarget.Command(gate.Pid);
+            }
+            else target = ResolveAttachTarget();
+
+            session = RecordingSession.Open(configs, target, cpus, options.DataPages, () => pmus.Names);
+            log.LogInformation("opened {Fds} events on {Cpus} CPUs with {Rings} rings of {Pages} pages", session.Opened.Count, cpus.Count, session.Rings.Count, options.DataPages);
+            return await RecordAsync(session, gate, target, log, cancellation);
+        }
+        catch
+        {
+            gate?.Kill();   // never leave a command waiting at the gate
+            throw;
+        }
+        finally
+        {
+            session?.Dispose();
+            gate?.Dispose();
+        }
+    }
+
+    private async Task<int> RecordAsync(RecordingSession session, ExecGate? gate, RecordTarget target, ILogger log, CancellationToken cancellation)
+    {
+        var attrs = session.Events.Select((e, i) => new EventAttrEntry(e.Attr, session.IdsOf(i), e.Name)).ToList();
+        var statistics = new RecordStatistics();
+        var buildIds = new BuildIdCollector(attrs);
+        BackupExisting(options.Output);
+        var file = PerfDataWriter.CreateFile(options.Output);
+        var writer = new PerfDataWriter(file, attrs);
+        var background = new BackgroundPerfDataWriter(writer, [statistics, buildIds]);
+        StopReason stop;
+        int? childStatus = null;
+        try
+        {
+            SynthesizeExisting(session, target, background, kernel: session.Events.Any(e => !e.Attr.Has(AttrFlags.ExcludeKernel)));
+            if (gate is not null) gate.Release();
+            else session.EnableAll();
+            if (!options.Quiet && target is not RecordTarget.Command)
+                Console.Error.WriteLine("[ dotnet-ptrace record: recording; press Ctrl-C to stop ]");
+
+            var finishedRound = RecordBuilder.FinishedRound();
+            var poller = new RingPoller(session, new WriterRingSink(background), FlushInterval)
+            {
+                RoundCompleted = () => background.Post(finishedRound),
+            };
+            DateTime? deadline = options.Duration is { } d ? DateTime.UtcNow + d : null;
+            // The poll loop runs on its own thread; it stops for the target's exit, a signal, the deadline, or a
+            // write error (a full disk: keep what was written rather than keep tracing into nothing).
+            stop = await Task.Factory.StartNew(
+                () => poller.Run(() => (gate?.HasExited ?? false) || writer.WriteError is not null, deadline, cancellation),
+                CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            log.LogInformation("stopped: {Reason}; {Bytes} bytes drained in {Wakeups} wakeups", stop, poller.BytesDrained, poller.Wakeups);
+            if (gate is not null) childStatus = await StopChildAsync(gate, log);
+        }
+        finally
+        {
+            // Every way out finishes the file: normal end, signal, target killed, write error, exception.
+            background.Complete();
+            background.WaitForWriter();
+            background.Finish(Features(buildIds));
+            file.Dispose();
+        }
+
+        PrintSummary(writer, statistics);
+        if (writer.WriteError is { } error)
+        {
+            Console.Error.WriteLine($"dotnet-ptrace record: writing {options.Output} failed after {writer.DataSize} bytes of data: {error.Message}; the file keeps everything written before ({writer.DroppedBytes} bytes dropped)");
+            return ReturnCode.RecordingError;
+        }
+        return childStatus ?? ReturnCode.Ok;
+    }
+
+    /// <summary>
+    /// The command's exit status. If we stopped before it exited (signal, --duration, disk full) it gets SIGTERM,
+    /// as perf does, then SIGKILL after a grace period.
+    /// </summary>
+    private static async Task<int> StopChildAsync(ExecGate gate, ILogger log)
+    {
+        if (!gate.HasExited)
+        {
+            log.LogInformation("sending SIGTERM to {Pid}", gate.Pid);
+            Native.Signals.Send(gate.Pid, Native.Signals.SIGTERM);
+            using var grace = new CancellationTokenSource(ChildGrace);
+            try { await gate.WaitForExitAsync(grace.Token); }
+            catch (OperationCanceledException) { gate.Kill(); }
+        }
+        await gate.WaitForExitAsync(CancellationToken.None);
+        return gate.ExitCode;
+    }
+
+    private void PrintSummary(PerfDataWriter writer, RecordStatistics statistics)
+    {
+        if (options.Quiet) return;
+        double mb = (writer.DataOffset + writer.DataSize) / (1024.0 * 1024.0);
+        string lost = statistics.LostRecords > 0 ? $", {statistics.LostEvents} events lost in {statistics.LostRecords} LOST records" : ", 0 lost";
+        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"[ dotnet-ptrace record: Captured and wrote {mb:F3} MB {options.Output} ({statistics.Records} records, {statistics.Samples} samples{lost}) ]"));
+    }
+
+    private PerfDataFeatures Features(BuildIdCollector buildIds)
+    {
+        var host = HostInfo.Collect();
+        var kernelNotes = HostInfo.KernelNotes();
+        return new PerfDataFeatures
+        {
+            Hostname = host.Hostname,
+            OsRelease = host.OsRelease,
+            Arch = host.Arch,
+            NrCpusOnline = (uint)host.CpusOnline,
+            NrCpusAvailable = (uint)host.CpusAvailable,
+            CpuDesc = host.CpuDescription,
+            CpuId = host.CpuId,
+            TotalMemKb = host.TotalMemKb,
+            Cmdline = options.OwnCommandLine.ToArray(),
+            BuildIds = buildIds.Collect(ElfBuildId.TryRead, kernelNotes is null ? null : ElfBuildId.TryReadNotes(kernelNotes)),
+        };
+    }
+
+    /// <summary>Processes that ran before us get synthesized COMM/FORK/MMAP2 records, attributed to the sideband event.</summary>
+    private static void SynthesizeExisting(RecordingSession session, RecordTarget target, BackgroundPerfDataWriter background, bool kernel)
+    {
+        int sideband = session.Events.Count - 1;
+        var synthesizer = new ProcessSynthesizer(new RecordBuilder(session.Events[sideband].Attr.SampleType), session.FirstIdOf(sideband), ElfBuildId.TryRead);
+        if (kernel && synthesizer.KernelText() is { } kernelText) background.Post(kernelText, default);
+        if (target is RecordTarget.Command)
+        {
+            background.Post(RecordBuilder.FinishedRound(), default);
+            return;   // the kernel reports a launched command from its exec on
+        }
+        IEnumerable<int> pids = target switch
+        {
+            RecordTarget.Threads t => t.Pids,
+            _ => synthesizer.AllProcesses(),
+        };
+        foreach (int pid in pids)
+            foreach (var record in synthesizer.Synthesize(pid))
+                background.Post(record, default);
+        background.Post(RecordBuilder.FinishedRound(), default);
+    }
+
+    private static EventSpec DefaultEvent(EventParser parser, PmuCatalog pmus, ILogger log)
+    {
+        // perf's default is cycles; without a hardware PMU (VMs, this machine) it falls back to cpu-clock.
+        if (pmus.Find("cpu") is not null) return parser.Parse("cycles");
+        log.LogInformation("no hardware PMU: recording cpu-clock instead of cycles");
+        return parser.Parse("cpu-clock");
+    }
+
+    private IReadOnlyList<int> ResolveCpus()
+    {
+        var online = CpuList.Online();
+        if (options.CpuList is null) return online;
+        var wanted = CpuList.Parse(options.CpuList);
+        wanted.ValidateAgainst(online);
+        return wanted;
+    }
+
+    private RecordTarget ResolveAttachTarget()
+    {
+        if (options.SystemWide) return new RecordTarget.SystemWide();
+        var tids = new List<int>();
+        var pids = new List<int>();
+        foreach (int pid in options.Pids)
+        {
+            if (!Directory.Exists($"/proc/{pid}")) throw new UsageException($"-p {pid}: no such process");
+            pids.Add(pid);
+            foreach (string task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+                if (int.TryParse(Path.GetFileName(task), out int tid)) tids.Add(tid);
+        }
+        foreach (int tid in options.Tids)
+        {
+            if (!Directory.Exists($"/proc/{tid}")) throw new UsageException($"-t {tid}: no such thread");
+            tids.Add(tid);
+            int tgid = ReadTgid(tid);
+            if (!pids.Contains(tgid)) pids.Add(tgid);
+        }
+        return new RecordTarget.Threads(tids, pids);
+    }
+
+    private static int ReadTgid(int tid)
+    {
+        foreach (string line in File.ReadLines($"/proc/{tid}/status"))
+            if (line.StartsWith("Tgid:", StringComparison.Ordinal)) return int.Parse(line[5..].Trim(), CultureInfo.InvariantCulture);
+        return tid;
+    }
+
+    /// <summary>Fails before anything is opened or renamed when the output cannot be created.</summary>
+    private static void CheckOutputWritable(string path)
+    {
+        string dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        if (!Directory.Exists(dir)) throw new UsageException($"cannot create {path}: directory {dir} does not exist");
+        if (Directory.Exists(path)) throw new UsageException($"cannot create {path}: it is a directory");
+        if (!Native.Access.CanWrite(dir)) throw new UsageException($"cannot create {path}: no write permission in {dir}");
+        if (File.Exists(path) && !Native.Access.CanWrite(path)) throw new UsageException($"cannot create {path}: the existing file is not writable");
+    }
+
+    /// <summary>As perf does: an existing output is kept as FILE.old rather than overwritten.</summary>
+    private static void BackupExisting(string path)
+    {
+        if (File.Exists(path) && new FileInfo(path).Length > 0) File.Move(path, path + ".old", overwrite: true);
+    }
+}
+
+/// <summary>A request that cannot be carried out as given; the message is the one line the user sees.</summary>
+public sealed class UsageException(string message) : Exception(message);
