@@ -148,6 +148,9 @@ public sealed unsafe class DataRing : IDisposable
             // The header never straddles the end: records are 8-byte aligned and the ring is a multiple of 8.
             var header = PerfEventHeader.Read(new ReadOnlySpan<byte>(_data + offset, PerfEventHeader.ByteSize));
             if (header.Size == 0 && stopAtZero) break;
+            // In an overwrite ring the oldest record may be cut by the newest (perf's overwrite_rb_find_range
+            // stops before it); anywhere else a record past the head means corruption.
+            if (stopAtZero && header.Size > to - pos) break;
             if (header.Size < PerfEventHeader.ByteSize || header.Size > to - pos)
                 throw new PerfException($"corrupt record header in the ring on CPU {Cpu} at position {pos}: size {header.Size}");
             ReadOnlySpan<byte> record;

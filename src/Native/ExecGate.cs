@@ -67,13 +67,19 @@ public sealed unsafe class ExecGate : IDisposable
         return new ExecGate(process, readFd, writeFd, path);
     }
 
-    /// <summary>Lets the command exec. Events opened with enable_on_exec start now.</summary>
+    /// <summary>
+    /// Lets the command exec. Events opened with enable_on_exec start now. Only the write end is closed: the gate
+    /// may not have opened /proc/OURPID/fd/N yet, and that path exists only while we keep the read end open; the
+    /// newline waits in the pipe until it reads it.
+    /// </summary>
     public void Release()
     {
         if (_writeFd < 0) return;
         byte newline = (byte)'\n';
-        Sys.Write(_writeFd, &newline, 1);
-        CloseFds();
+        if (Sys.Write(_writeFd, &newline, 1) != 1)
+            throw new PerfException($"cannot release the exec gate: {PerfErrorExplainer.Strerror(Marshal.GetLastPInvokeError())}");
+        Sys.Close(_writeFd);
+        _writeFd = -1;
     }
 
     /// <summary>Kills the gate (or the command, once released) and its process group is left alone.</summary>

@@ -44,11 +44,21 @@ public class ExecGateTests
     [Theory]
     [InlineData("no-such-command-xyz", 127, "no-such-command-xyz: command not found")]
     [InlineData("/no/such/file", 127, "/no/such/file: No such file or directory")]
-    [InlineData("/etc/hostname", 126, "/etc/hostname: Permission denied")]
     public void Commands_that_cannot_run_fail_as_a_shell_does(string command, int exitCode, string message)
     {
         var e = Assert.Throws<CommandNotFoundException>(() => ExecGate.Start([command]));
         Assert.Equal(exitCode, e.ExitCode);
         Assert.Equal(message, e.Message);
+    }
+
+    [Fact]
+    public void A_file_without_execute_permission_exits_126()
+    {
+        string file = Path.GetTempFileName();
+        File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var e = Assert.Throws<CommandNotFoundException>(() => ExecGate.Start([file]));
+        Assert.Equal(126, e.ExitCode);
+        Assert.Equal($"{file}: Permission denied", e.Message);
+        File.Delete(file);
     }
 }

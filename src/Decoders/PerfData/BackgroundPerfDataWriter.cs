@@ -1,0 +1,214 @@
+using System.Buffers;
+using System.Threading.Channels;
+using DotnetPtrace.Decoders.Abi;
+
+namespace DotnetPtrace.Decoders.PerfData;
+
+/// <summary>
+/// Moves disk I/O off the thread that drains the rings. The producer copies whole records into a buffer rented
+/// from <see cref="ArrayPool{T}.Shared"/> and posts it; a dedicated thread writes it with a
+/// <see cref="PerfDataWriter"/>, shows every record to the <see cref="IRecordObserver"/>s, and returns the buffer.
+/// The queue is bounded (in chunks) and waits when full: back-pressure instead of unbounded memory, and the
+/// kernel reports what the ring then loses (PERF_RECORD_LOST).
+/// <para>
+/// Lifecycle: <see cref="Post(RecordChunk)"/>... then <see cref="Complete"/> and <see cref="WaitForWriter"/> (after
+/// which observers such as <see cref="BuildIdCollector"/> may be read), then <see cref="Finish"/>.
+/// One producer thread.
+/// </para>
+/// </summary>
+public sealed class BackgroundPerfDataWriter : IDisposable
+{
+    public const int DefaultCapacityInChunks = 64;
+
+    private readonly PerfDataWriter _writer;
+    private readonly IRecordObserver[] _observers;
+    private readonly Channel<RecordChunk> _queue;
+    private readonly Thread _thread;
+    private bool _finished;
+
+    public BackgroundPerfDataWriter(PerfDataWriter writer, IReadOnlyList<IRecordObserver> observers, int capacityInChunks = DefaultCapacityInChunks)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        ArgumentNullException.ThrowIfNull(observers);
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacityInChunks, 1);
+        _writer = writer;
+        _observers = [.. observers];
+        _queue = Channel.CreateBounded<RecordChunk>(new BoundedChannelOptions(capacityInChunks)
+        {
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleReader = true,
+            SingleWriter = true,
+            // The writer thread must not run the producer's continuation (and vice versa).
+            AllowSynchronousContinuations = false,
+        });
+        _thread = new Thread(Run) { IsBackground = true, Name = "perf.data writer" };
+        _thread.Start();
+    }
+
+    public PerfDataWriter Writer => _writer;
+    /// <summary>Chunks accepted so far (producer side).</summary>
+    public long ChunksPosted { get; private set; }
+    /// <summary>How many posts had to wait for the writer: non-zero means the disk is slower than the trace.</summary>
+    public long PostsThatWaited { get; private set; }
+    /// <summary>An unexpected failure on the writer thread (not a write error, see <see cref="PerfDataWriter.WriteError"/>).</summary>
+    public Exception? WriterThreadError { get; private set; }
+    /// <summary>The first exception an observer threw; observers are not called after it.</summary>
+    public Exception? ObserverError { get; private set; }
+    /// <summary>Chunks whose bytes did not parse as whole records (observers saw the records before the bad one).</summary>
+    public long MalformedChunks { get; private set; }
+
+    /// <summary>Rents a buffer for a chunk; post it, or return it to <see cref="ArrayPool{T}.Shared"/> yourself.</summary>
+    public static byte[] RentBuffer(int minimumLength) => ArrayPool<byte>.Shared.Rent(minimumLength);
+
+    /// <summary>Queues a chunk if there is room; on false the caller still owns the buffer.</summary>
+    public bool TryPost(RecordChunk chunk)
+    {
+        Validate(chunk);
+        if (!_queue.Writer.TryWrite(chunk))
+            return false;
+        ChunksPosted++;
+        return true;
+    }
+
+    /// <summary>Queues a chunk, waiting while the queue is full. The buffer belongs to the writer afterwards,
+    /// also when this throws (the writer was completed).</summary>
+    public void Post(RecordChunk chunk)
+    {
+        Validate(chunk);
+        if (!_queue.Writer.TryWrite(chunk))
+        {
+            try
+            {
+                _queue.Writer.WriteAsync(chunk).AsTask().GetAwaiter().GetResult();
+                PostsThatWaited++;
+            }
+            catch (ChannelClosedException)
+            {
+                ArrayPool<byte>.Shared.Return(chunk.Buffer);
+                throw new InvalidOperationException("The writer is completed; no more records can be posted.");
+            }
+        }
+        ChunksPosted++;
+    }
+
+    /// <summary>Async form of <see cref="Post(RecordChunk)"/>, same ownership rules.</summary>
+    public async ValueTask PostAsync(RecordChunk chunk, CancellationToken cancellationToken = default)
+    {
+        Validate(chunk);
+        try
+        {
+            await _queue.Writer.WriteAsync(chunk, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is ChannelClosedException or OperationCanceledException)
+        {
+            ArrayPool<byte>.Shared.Return(chunk.Buffer);
+            if (e is OperationCanceledException)
+                throw;
+            throw new InvalidOperationException("The writer is completed; no more records can be posted.");
+        }
+        ChunksPosted++;
+    }
+
+    /// <summary>
+    /// Copies whole records into a pooled buffer and posts it (waiting if the queue is full). Two spans because
+    /// a drained ring region may wrap the ring's end.
+    /// </summary>
+    public void Post(ReadOnlySpan<byte> first, ReadOnlySpan<byte> second = default)
+    {
+        int length = first.Length + second.Length;
+        if (length == 0)
+            return;
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(length);
+        first.CopyTo(buffer);
+        second.CopyTo(buffer.AsSpan(first.Length));
+        Post(new RecordChunk(buffer, length));
+    }
+
+    /// <summary>No more posts. Returns at once; the writer thread drains what is queued.</summary>
+    public void Complete() => _queue.Writer.TryComplete();
+
+    /// <summary>Completes and waits until every queued chunk is written and observed.</summary>
+    public void WaitForWriter()
+    {
+        Complete();
+        _thread.Join();
+    }
+
+    /// <summary>Drains the queue, then writes the features and the final header (<see cref="PerfDataWriter.Finish"/>).</summary>
+    public void Finish(PerfDataFeatures features)
+    {
+        WaitForWriter();
+        if (_finished)
+            throw new InvalidOperationException("Already finished.");
+        _finished = true;
+        _writer.Finish(features);
+        if (WriterThreadError is { } error)
+            throw new InvalidOperationException("The perf.data writer thread failed; the file holds the records written before.", error);
+    }
+
+    /// <summary>Stops the writer thread without finishing the file (its header then says data size 0).</summary>
+    public void Dispose() => WaitForWriter();
+
+    private static void Validate(RecordChunk chunk)
+    {
+        ArgumentNullException.ThrowIfNull(chunk.Buffer, nameof(chunk));
+        if ((uint)chunk.Length > (uint)chunk.Buffer.Length)
+            throw new ArgumentOutOfRangeException(nameof(chunk), "Length is outside the buffer.");
+    }
+
+    private void Run()
+    {
+        ChannelReader<RecordChunk> reader = _queue.Reader;
+        while (WaitToRead(reader))
+        {
+            while (reader.TryRead(out RecordChunk chunk))
+            {
+                try
+                {
+                    if (WriterThreadError is null)
+                    {
+                        _writer.WriteData(chunk.Span);
+                        Observe(chunk.Span);
+                    }
+                }
+                catch (Exception e)
+                {
+                    // Keep draining (and returning buffers) so the producer never blocks on a dead writer.
+                    WriterThreadError = e;
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(chunk.Buffer);
+                }
+            }
+        }
+    }
+
+    private static bool WaitToRead(ChannelReader<RecordChunk> reader)
+    {
+        ValueTask<bool> wait = reader.WaitToReadAsync();
+        return wait.IsCompletedSuccessfully ? wait.Result : wait.AsTask().GetAwaiter().GetResult();
+    }
+
+    private void Observe(ReadOnlySpan<byte> records)
+    {
+        if (_observers.Length == 0 || ObserverError is not null)
+            return;
+        int position = 0;
+        try
+        {
+            while (RecordWalker.TryNext(records, ref position, out PerfEventHeader header, out ReadOnlySpan<byte> record))
+            {
+                foreach (IRecordObserver observer in _observers)
+                    observer.OnRecord(header, record);
+            }
+        }
+        catch (Exception e)
+        {
+            ObserverError = e;
+            return;
+        }
+        if (position != records.Length)
+            MalformedChunks++;
+    }
+}
