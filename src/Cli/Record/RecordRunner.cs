@@ -17,6 +17,7 @@ public sealed class RecordRunner(RecordOptions options)
 {
     private static readonly TimeSpan FlushInterval = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan ChildGrace = TimeSpan.FromSeconds(3);
+    private byte[]? _tracingData;
 
     public async Task<int> RunAsync(CancellationToken cancellation)
     {
@@ -42,8 +43,11 @@ public sealed class RecordRunner(RecordOptions options)
     private async Task<int> RunCoreAsync(ILogger log, CancellationToken cancellation)
     {
         var pmus = new PmuCatalog();
-        var parser = new EventParser(pmus, new Tracefs());
+        var tracefs = new Tracefs();
+        var parser = new EventParser(pmus, tracefs);
         var specs = options.Events.Count > 0 ? options.Events.Select(parser.Parse).ToList() : [DefaultEvent(parser, pmus, log)];
+        // Read now, not at the end: a recording must not fail after the fact because tracefs went away.
+        _tracingData = TracingDataCollector.Collect(tracefs, specs);
         var cpus = ResolveCpus();
         bool launching = options.Command.Count > 0;
         bool excludeKernel = specs.All(s => s.Attr.Has(AttrFlags.ExcludeKernel));
@@ -172,6 +176,7 @@ public sealed class RecordRunner(RecordOptions options)
             CpuId = host.CpuId,
             TotalMemKb = host.TotalMemKb,
             Cmdline = options.OwnCommandLine.ToArray(),
+            TracingData = _tracingData,
             BuildIds = buildIds.Collect(ElfBuildId.TryRead, kernelNotes is null ? null : ElfBuildId.TryReadNotes(kernelNotes)),
         };
     }

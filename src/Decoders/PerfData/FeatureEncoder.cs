@@ -26,6 +26,8 @@ internal static class FeatureEncoder
             result.Add((feature, buffer.WrittenSpan.ToArray()));
         }
 
+        if (features.TracingData is { } tracingData)
+            Add(HeaderFeature.TracingData, b => b.Write(tracingData));
         // Like perf record, always write BUILD_ID, even empty: its presence tells perf the table is authoritative.
         Add(HeaderFeature.BuildId, b => WriteBuildIds(b, features.BuildIds));
         if (features.Hostname is { } hostname)

@@ -29,6 +29,8 @@ public sealed class PerfDataFeatures
     public ulong? TotalMemKb { get; init; }
     /// <summary>The command line of the recording, argv[0] first (perf writes its own path there).</summary>
     public string[]? Cmdline { get; init; }
+    /// <summary>TRACING_DATA: tracepoint formats (see <see cref="TracingDataEncoder"/>); required with tracepoint events.</summary>
+    public byte[]? TracingData { get; init; }
     /// <summary>Build-ids of the binaries that samples hit; see <see cref="BuildIdCollector"/>.</summary>
     public IReadOnlyList<BuildIdEntry> BuildIds { get; init; } = [];
 }

@@ -25,7 +25,7 @@ public static class SampleBinaries
         foreach (string c in Directory.GetFiles(source, "*.c"))
         {
             string name = System.IO.Path.GetFileNameWithoutExtension(c);
-            var result = ProcessRunner.Run("gcc", ["-O1", "-g", "-fno-omit-frame-pointer", "-pthread", "-o", System.IO.Path.Combine(output, name), c], TimeSpan.FromSeconds(60));
+            var result = ProcessRunner.Run("gcc", ["-O0", "-g", "-fno-omit-frame-pointer", "-pthread", "-o", System.IO.Path.Combine(output, name), c], TimeSpan.FromSeconds(60));
             if (result.ExitCode != 0)
                 throw new InvalidOperationException($"gcc failed for {c} (install gcc; .ci/run does): {result.Stderr}");
         }

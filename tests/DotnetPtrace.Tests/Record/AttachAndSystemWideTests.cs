@@ -32,7 +32,7 @@ public class AttachAndSystemWideTests(ITestOutputHelper output) : IClassFixture<
             Assert.Equal(0, r.ExitCode);
             Assert.False(target.HasExited, "attaching must not disturb the target");
 
-            string script = Perf.Script(file, "comm,pid,tid,event,sym,dso", "--show-mmap-events");
+            string script = Perf.Script(file, "comm,pid,tid,event,ip,sym,dso", "--show-mmap-events");
             var sampledTids = Regex.Matches(script, $@"threads\s+{target.Id}/(\d+)\s+cpu-clock").Select(m => m.Groups[1].Value).ToHashSet();
             Assert.Superset(tids!, sampledTids);
             Assert.Equal(tids.Count, sampledTids.Count);

@@ -49,7 +49,7 @@ public class FaultTests(ITestOutputHelper output) : IClassFixture<ScratchDirecto
         var r = Finish(recorder);
         output.WriteLine(r.ToString());
         Assert.Equal(128 + 9, r.ExitCode);
-        string script = Perf.Script(file, "comm,event,sym");
+        string script = Perf.Script(file, "comm,event,ip,sym");
         Assert.True(Regex.Matches(script, "hot_spin").Count > 100, "samples before the kill are missing");
     }
 
@@ -68,7 +68,7 @@ public class FaultTests(ITestOutputHelper output) : IClassFixture<ScratchDirecto
         // The command got SIGTERM from us (as perf does) and its status is ours.
         Assert.Equal(128 + 15, r.ExitCode);
         Assert.Contains("Captured and wrote", r.Stderr);
-        string script = Perf.Script(file, "comm,event,sym");
+        string script = Perf.Script(file, "comm,event,ip,sym");
         Assert.True(Regex.Matches(script, "hot_spin").Count > 100);
     }
 
@@ -87,7 +87,7 @@ public class FaultTests(ITestOutputHelper output) : IClassFixture<ScratchDirecto
             output.WriteLine(r.ToString());
             Assert.Equal(0, r.ExitCode);
             Assert.False(target.HasExited);
-            Assert.Contains("worker_spin", Perf.Script(file, "comm,event,sym"));
+            Assert.Contains("worker_spin", Perf.Script(file, "comm,event,ip,sym"));
         }
         finally { target.Kill(); }
     }
@@ -108,7 +108,7 @@ public class FaultTests(ITestOutputHelper output) : IClassFixture<ScratchDirecto
             Assert.Single(r.Stderr.Split('\n'), l => l.Contains("failed"));
             // The command did not run its 5 s: the recording stopped at the error.
             Assert.True(r.Elapsed < TimeSpan.FromSeconds(4.5), $"took {r.Elapsed}");
-            var script = Perf.Run("script", "-i", file, "-F", "comm,event,sym");
+            var script = Perf.Run("script", "-i", file, "-F", "comm,event,ip,sym");
             Assert.Equal(0, script.ExitCode);
             Assert.True(Regex.Matches(script.Stdout, "cpu-clock").Count > 100, script.ToString());
         }
