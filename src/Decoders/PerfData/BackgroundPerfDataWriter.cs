@@ -1,5 +1,5 @@
 using System.Buffers;
-using System.Threading.Channels;
+using System.Collections.Concurrent;
 using DotnetPtrace.Decoders.Abi;
 
 namespace DotnetPtrace.Decoders.PerfData;
@@ -22,7 +22,10 @@ public sealed class BackgroundPerfDataWriter : IDisposable
 
     private readonly PerfDataWriter _writer;
     private readonly IRecordObserver[] _observers;
-    private readonly Channel<RecordChunk> _queue;
+    // A blocking queue rather than a Channel: blocking on a Channel's ValueTask routes every wake-up through the
+    // thread pool, whose workers spin (sched_yield) between chunks; at 10^5 records/s that cost more CPU than
+    // the writing itself and starved the poll thread into ring overflows. Monitor-based waits do not.
+    private readonly BlockingCollection<RecordChunk> _queue;
     private readonly Thread _thread;
     private bool _finished;
 
@@ -33,14 +36,7 @@ public sealed class BackgroundPerfDataWriter : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(capacityInChunks, 1);
         _writer = writer;
         _observers = [.. observers];
-        _queue = Channel.CreateBounded<RecordChunk>(new BoundedChannelOptions(capacityInChunks)
-        {
-            FullMode = BoundedChannelFullMode.Wait,
-            SingleReader = true,
-            SingleWriter = true,
-            // The writer thread must not run the producer's continuation (and vice versa).
-            AllowSynchronousContinuations = false,
-        });
+        _queue = new BlockingCollection<RecordChunk>(new ConcurrentQueue<RecordChunk>(), capacityInChunks);
         _thread = new Thread(Run) { IsBackground = true, Name = "perf.data writer" };
         _thread.Start();
     }
@@ -64,8 +60,15 @@ public sealed class BackgroundPerfDataWriter : IDisposable
     public bool TryPost(RecordChunk chunk)
     {
         Validate(chunk);
-        if (!_queue.Writer.TryWrite(chunk))
-            return false;
+        try
+        {
+            if (!_queue.TryAdd(chunk))
+                return false;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;   // completed: the caller keeps the buffer
+        }
         ChunksPosted++;
         return true;
     }
@@ -75,18 +78,18 @@ public sealed class BackgroundPerfDataWriter : IDisposable
     public void Post(RecordChunk chunk)
     {
         Validate(chunk);
-        if (!_queue.Writer.TryWrite(chunk))
+        try
         {
-            try
+            if (!_queue.TryAdd(chunk))
             {
-                _queue.Writer.WriteAsync(chunk).AsTask().GetAwaiter().GetResult();
+                _queue.Add(chunk);
                 PostsThatWaited++;
             }
-            catch (ChannelClosedException)
-            {
-                ArrayPool<byte>.Shared.Return(chunk.Buffer);
-                throw new InvalidOperationException("The writer is completed; no more records can be posted.");
-            }
+        }
+        catch (InvalidOperationException)
+        {
+            ArrayPool<byte>.Shared.Return(chunk.Buffer);
+            throw new InvalidOperationException("The writer is completed; no more records can be posted.");
         }
         ChunksPosted++;
     }
@@ -95,11 +98,15 @@ public sealed class BackgroundPerfDataWriter : IDisposable
     public async ValueTask PostAsync(RecordChunk chunk, CancellationToken cancellationToken = default)
     {
         Validate(chunk);
+        if (TryPost(chunk))
+            return;
         try
         {
-            await _queue.Writer.WriteAsync(chunk, cancellationToken).ConfigureAwait(false);
+            // Full: wait off the caller's thread so an async caller is not blocked.
+            await Task.Run(() => _queue.Add(chunk, cancellationToken), cancellationToken).ConfigureAwait(false);
+            PostsThatWaited++;
         }
-        catch (Exception e) when (e is ChannelClosedException or OperationCanceledException)
+        catch (Exception e) when (e is InvalidOperationException or OperationCanceledException)
         {
             ArrayPool<byte>.Shared.Return(chunk.Buffer);
             if (e is OperationCanceledException)
@@ -125,7 +132,7 @@ public sealed class BackgroundPerfDataWriter : IDisposable
     }
 
     /// <summary>No more posts. Returns at once; the writer thread drains what is queued.</summary>
-    public void Complete() => _queue.Writer.TryComplete();
+    public void Complete() => _queue.CompleteAdding();
 
     /// <summary>Completes and waits until every queued chunk is written and observed.</summary>
     public void WaitForWriter()
@@ -158,10 +165,8 @@ public sealed class BackgroundPerfDataWriter : IDisposable
 
     private void Run()
     {
-        ChannelReader<RecordChunk> reader = _queue.Reader;
-        while (WaitToRead(reader))
+        foreach (RecordChunk chunk in _queue.GetConsumingEnumerable())
         {
-            while (reader.TryRead(out RecordChunk chunk))
             {
                 try
                 {
@@ -182,12 +187,6 @@ public sealed class BackgroundPerfDataWriter : IDisposable
                 }
             }
         }
-    }
-
-    private static bool WaitToRead(ChannelReader<RecordChunk> reader)
-    {
-        ValueTask<bool> wait = reader.WaitToReadAsync();
-        return wait.IsCompletedSuccessfully ? wait.Result : wait.AsTask().GetAwaiter().GetResult();
     }
 
     private void Observe(ReadOnlySpan<byte> records)
