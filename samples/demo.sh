@@ -3,6 +3,7 @@
 # recorded with Linux perf (the file is an ordinary perf.data).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash .ci/install-deps   # perf and gcc from Debian, when missing
 out=$(mktemp -d /tmp/dotnet-ptrace-demo.XXXXXX)
 gcc -O0 -g -fno-omit-frame-pointer -o "$out/cpu_bound" samples/cpu_bound.c
 dotnet build src/Cli -c Release -v quiet -nologo >/dev/null
