@@ -28,18 +28,8 @@ public sealed record HostInfo(string Hostname, string OsRelease, string Arch, in
 
     private static int OnlineCpuCount()
     {
-        try
-        {
-            string text = File.ReadAllText("/sys/devices/system/cpu/online").Trim();
-            int count = 0;
-            foreach (string part in text.Split(','))
-            {
-                var range = part.Split('-');
-                count += range.Length == 2 ? int.Parse(range[1]) - int.Parse(range[0]) + 1 : 1;
-            }
-            return count;
-        }
-        catch (Exception e) when (e is IOException or FormatException) { return Environment.ProcessorCount; }
+        try { return Events.CpuList.Online().Count; }
+        catch (Exception e) when (e is IOException or Events.CpuListException) { return Environment.ProcessorCount; }
     }
 
     /// <summary>perf's x86 cpuid string is "vendor,family,model,stepping" (arch/x86/util/header.c).</summary>

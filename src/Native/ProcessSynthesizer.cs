@@ -19,7 +19,7 @@ public sealed class ProcessSynthesizer(RecordBuilder builder, ulong sidebandId, 
         try
         {
             string comm = File.ReadAllText(Path.Combine(dir, "comm")).TrimEnd('\n');
-            foreach (int tid in Threads(pid))
+            foreach (int tid in ProcFs.Threads(pid, procRoot))
             {
                 string threadComm = TryRead(Path.Combine(dir, "task", tid.ToString(CultureInfo.InvariantCulture), "comm"))?.TrimEnd('\n') ?? comm;
                 var trailer = Trailer(pid, tid);
@@ -56,16 +56,6 @@ public sealed class ProcessSynthesizer(RecordBuilder builder, ulong sidebandId, 
         if (text == 0 || etext <= text) return null;
         return builder.Mmap(uint.MaxValue, 0, text, etext - text, text, "[kernel.kallsyms]_text", PerfRecordMisc.Kernel,
             new SampleIdTrailer(uint.MaxValue, 0, 0, sidebandId, 0, 0));
-    }
-
-    /// <summary>The thread ids of a process, leader first.</summary>
-    public IEnumerable<int> Threads(int pid)
-    {
-        var tids = new List<int>();
-        foreach (string t in Directory.EnumerateDirectories(Path.Combine(procRoot, pid.ToString(CultureInfo.InvariantCulture), "task")))
-            if (int.TryParse(Path.GetFileName(t), out int tid)) tids.Add(tid);
-        tids.Sort((a, b) => a == pid ? -1 : b == pid ? 1 : a.CompareTo(b));
-        return tids;
     }
 
     /// <summary>Every pid in /proc, for system-wide recording.</summary>

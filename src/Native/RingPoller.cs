@@ -31,12 +31,19 @@ public sealed unsafe class RingPoller(RecordingSession session, IRingConsumer co
         var indexOf = new int[fds.Count];
         int gone = (ushort)POLLHUP | (ushort)POLLERR | (ushort)POLLNVAL;
         Array.Fill(alive, true);
+        long lastCheck = 0;
+        long checkEvery = System.Diagnostics.Stopwatch.Frequency / 20;   // 50 ms: the stop checks cost syscalls
         while (true)
         {
             if (cancellation.IsCancellationRequested) return Finish(StopReason.Requested);
-            if (deadline is { } d && DateTime.UtcNow >= d) return Finish(StopReason.Duration);
-            if (targetExited()) return Finish(StopReason.TargetExited);
             if (live == 0) return Finish(StopReason.AllEventsHungUp);
+            long now = System.Diagnostics.Stopwatch.GetTimestamp();
+            if (now - lastCheck >= checkEvery)
+            {
+                lastCheck = now;
+                if (deadline is { } d && DateTime.UtcNow >= d) return Finish(StopReason.Duration);
+                if (targetExited()) return Finish(StopReason.TargetExited);
+            }
 
             int n = 0;
             for (int i = 0; i < fds.Count; i++)

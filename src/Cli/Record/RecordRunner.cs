@@ -32,6 +32,16 @@ public sealed class RecordRunner(RecordOptions options)
         catch (CpuListException e) { return Fail(e.Message, ReturnCode.UsageError); }
         catch (CommandNotFoundException e) { return Fail(e.Message, e.ExitCode); }
         catch (PerfException e) { return Fail(e.Message, ReturnCode.SessionError); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return Fail(e.Message, ReturnCode.RecordingError);
+        }
+        catch (Exception e)
+        {
+            // Never a crash trace for the user; the stack goes to the log for us (-vv).
+            log.LogDebug(e, "unexpected failure");
+            return Fail($"internal error: {e.GetType().Name}: {e.Message}", ReturnCode.RecordingError);
+        }
     }
 
     private static int Fail(string message, int code)
@@ -89,7 +99,12 @@ public sealed class RecordRunner(RecordOptions options)
         var statistics = new RecordStatistics();
         var buildIds = new BuildIdCollector(attrs);
         BackupExisting(options.Output);
-        var file = PerfDataWriter.CreateFile(options.Output);
+        FileStream file;
+        try { file = PerfDataWriter.CreateFile(options.Output); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"cannot create {options.Output}: {e.Message}");
+        }
         var writer = new PerfDataWriter(file, attrs);
         var background = new BackgroundPerfDataWriter(writer, [statistics, buildIds]);
         StopReason stop;
@@ -227,26 +242,19 @@ public sealed class RecordRunner(RecordOptions options)
         var pids = new List<int>();
         foreach (int pid in options.Pids)
         {
-            if (!Directory.Exists($"/proc/{pid}")) throw new UsageException($"-p {pid}: no such process");
+            var threads = ProcFs.Threads(pid);
+            if (threads.Count == 0) throw new UsageException($"-p {pid}: no such process");
             pids.Add(pid);
-            foreach (string task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
-                if (int.TryParse(Path.GetFileName(task), out int tid)) tids.Add(tid);
+            tids.AddRange(threads);
         }
         foreach (int tid in options.Tids)
         {
-            if (!Directory.Exists($"/proc/{tid}")) throw new UsageException($"-t {tid}: no such thread");
+            if (!ProcFs.Exists(tid)) throw new UsageException($"-t {tid}: no such thread");
             tids.Add(tid);
-            int tgid = ReadTgid(tid);
+            int tgid = ProcFs.ProcessOf(tid);
             if (!pids.Contains(tgid)) pids.Add(tgid);
         }
         return new RecordTarget.Threads(tids, pids);
-    }
-
-    private static int ReadTgid(int tid)
-    {
-        foreach (string line in File.ReadLines($"/proc/{tid}/status"))
-            if (line.StartsWith("Tgid:", StringComparison.Ordinal)) return int.Parse(line[5..].Trim(), CultureInfo.InvariantCulture);
-        return tid;
     }
 
     /// <summary>Fails before anything is opened or renamed when the output cannot be created.</summary>

@@ -43,6 +43,24 @@ public class AttachAndSystemWideTests(ITestOutputHelper output) : IClassFixture<
     }
 
     [Fact]
+    public void Attaching_to_one_thread_records_only_that_thread()
+    {
+        using var target = StartSample(SampleBinaries.Threads, "2", "20000");
+        try
+        {
+            Assert.Equal("ready", target.StandardOutput.ReadLine());
+            string worker = Directory.GetDirectories($"/proc/{target.Id}/task").Select(Path.GetFileName).First(t => t != target.Id.ToString())!;
+            string file = _scratch.File("tid.data");
+            var r = Tool.Run(["record", "-e", "cpu-clock", "-t", worker, "--duration", "0.7", "-o", file]);
+            output.WriteLine(r.ToString());
+            Assert.Equal(0, r.ExitCode);
+            var sampledTids = Regex.Matches(Perf.Script(file, "comm,pid,tid,event"), $@"{target.Id}/(\d+)\s+cpu-clock").Select(m => m.Groups[1].Value).ToHashSet();
+            Assert.Equal([worker], sampledTids);
+        }
+        finally { target.Kill(); }
+    }
+
+    [Fact]
     public void System_wide_recording_samples_every_cpu()
     {
         var online = ReadOnlineCpus();
