@@ -134,7 +134,7 @@ public sealed class RecordRunner(RecordOptions options)
         finally
         {
             // Every way out finishes the file: normal end, signal, target killed, write error, exception.
-            background.Complete();
+            // The writer thread must have seen every record before the build-ids are collected (Features).
             background.WaitForWriter();
             background.Finish(Features(buildIds));
             file.Dispose();
