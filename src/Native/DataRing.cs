@@ -22,7 +22,11 @@ public sealed unsafe class DataRing : IDisposable
     private ulong _tail;        // next unread byte (normal mode) or the head at the previous read (overwrite modes)
     private readonly byte[] _scratch = new byte[ushort.MaxValue + 1];  // one record that wraps the end, copied out
 
-    public PerfEventHandle Owner { get; }
+    /// <summary>The fd whose mapping this is; null for a simulated ring.</summary>
+    public PerfEventHandle? Owner { get; }
+
+    /// <summary>The user page: the AUX ring's pointers live there too.</summary>
+    internal byte* UserPageAddress => _map.Address;
     public int Cpu { get; }
     public ulong Size { get; }
     public bool Overwrite { get; }
@@ -32,7 +36,7 @@ public sealed unsafe class DataRing : IDisposable
     /// <summary>Bytes an overwrite ring lost between two reads (the kernel had wrapped past what we had read).</summary>
     public ulong BytesOverwritten { get; private set; }
 
-    private DataRing(PerfEventHandle owner, int cpu, MappedRegion map, bool overwrite, bool backward)
+    private DataRing(PerfEventHandle? owner, int cpu, MappedRegion map, bool overwrite, bool backward)
     {
         Owner = owner;
         Cpu = cpu;
@@ -62,6 +66,13 @@ public sealed unsafe class DataRing : IDisposable
         var map = MappedRegion.Map(fd, length, 0, writable: !overwrite, "data ring");
         return new DataRing(fd, cpu, map, overwrite, backward);
     }
+
+    /// <summary>
+    /// A ring over memory that a simulation of the kernel fills (SimulatedAuxProducer): the same layout as the
+    /// kernel's mapping, a user page with data_offset/data_size followed by the data area.
+    /// </summary>
+    internal static DataRing OverSimulatedMemory(byte* userPage, long mappingLength, int cpu) =>
+        new(null, cpu, MappedRegion.Unowned(userPage, mappingLength), overwrite: false, backward: false);
 
     /// <summary>Bytes published but not yet read (normal mode).</summary>
     public ulong Available => UserPage.ReadHead(_map.Address, UserPage.DataHead) - _tail;
