@@ -6,7 +6,7 @@ namespace DotnetPtrace.Decoders.PerfData;
 
 /// <summary>
 /// Moves disk I/O off the thread that drains the rings. The producer copies whole records into a buffer rented
-/// from <see cref="ArrayPool{T}.Shared"/> and posts it; a dedicated thread writes it with a
+/// from the writer's pool (<see cref="RentBuffer"/>) and posts it; a dedicated thread writes it with a
 /// <see cref="PerfDataWriter"/>, shows every record to the <see cref="IRecordObserver"/>s, and returns the buffer.
 /// The queue is bounded (in chunks) and waits when full: back-pressure instead of unbounded memory, and the
 /// kernel reports what the ring then loses (PERF_RECORD_LOST).
@@ -19,6 +19,12 @@ namespace DotnetPtrace.Decoders.PerfData;
 public sealed class BackgroundPerfDataWriter : IDisposable
 {
     public const int DefaultCapacityInChunks = 64;
+
+    /// <summary>
+    /// Chunk buffers come from the writer's own pool, sized to the queue: one thread rents and another returns,
+    /// which ArrayPool.Shared's per-thread caches handle badly for multi-MiB AUX drains (they allocated anew).
+    /// </summary>
+    private readonly ArrayPool<byte> _pool;
 
     private readonly PerfDataWriter _writer;
     private readonly IRecordObserver[] _observers;
@@ -36,6 +42,7 @@ public sealed class BackgroundPerfDataWriter : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(capacityInChunks, 1);
         _writer = writer;
         _observers = [.. observers];
+        _pool = ArrayPool<byte>.Create(maxArrayLength: 64 << 20, maxArraysPerBucket: capacityInChunks + 2);
         _queue = new BlockingCollection<RecordChunk>(new ConcurrentQueue<RecordChunk>(), capacityInChunks);
         _thread = new Thread(Run) { IsBackground = true, Name = "perf.data writer" };
         _thread.Start();
@@ -53,8 +60,10 @@ public sealed class BackgroundPerfDataWriter : IDisposable
     /// <summary>Chunks whose bytes did not parse as whole records (observers saw the records before the bad one).</summary>
     public long MalformedChunks { get; private set; }
 
-    /// <summary>Rents a buffer for a chunk; post it, or return it to <see cref="ArrayPool{T}.Shared"/> yourself.</summary>
-    public static byte[] RentBuffer(int minimumLength) => ArrayPool<byte>.Shared.Rent(minimumLength);
+    /// <summary>Rents a buffer for a chunk from the writer's pool; post it, or give it back with <see cref="ReturnBuffer"/>.</summary>
+    public byte[] RentBuffer(int minimumLength) => _pool.Rent(minimumLength);
+
+    public void ReturnBuffer(byte[] buffer) => _pool.Return(buffer);
 
     /// <summary>Queues a chunk if there is room; on false the caller still owns the buffer.</summary>
     public bool TryPost(RecordChunk chunk)
@@ -88,7 +97,7 @@ public sealed class BackgroundPerfDataWriter : IDisposable
         }
         catch (InvalidOperationException)
         {
-            ArrayPool<byte>.Shared.Return(chunk.Buffer);
+            _pool.Return(chunk.Buffer);
             throw new InvalidOperationException("The writer is completed; no more records can be posted.");
         }
         ChunksPosted++;
@@ -108,7 +117,7 @@ public sealed class BackgroundPerfDataWriter : IDisposable
         }
         catch (Exception e) when (e is InvalidOperationException or OperationCanceledException)
         {
-            ArrayPool<byte>.Shared.Return(chunk.Buffer);
+            _pool.Return(chunk.Buffer);
             if (e is OperationCanceledException)
                 throw;
             throw new InvalidOperationException("The writer is completed; no more records can be posted.");
@@ -125,7 +134,7 @@ public sealed class BackgroundPerfDataWriter : IDisposable
         int length = first.Length + second.Length;
         if (length == 0)
             return;
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(length);
+        byte[] buffer = _pool.Rent(length);
         first.CopyTo(buffer);
         second.CopyTo(buffer.AsSpan(first.Length));
         Post(new RecordChunk(buffer, length));
@@ -183,7 +192,7 @@ public sealed class BackgroundPerfDataWriter : IDisposable
                 }
                 finally
                 {
-                    ArrayPool<byte>.Shared.Return(chunk.Buffer);
+                    _pool.Return(chunk.Buffer);
                 }
             }
         }

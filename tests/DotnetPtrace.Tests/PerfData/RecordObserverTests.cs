@@ -231,7 +231,7 @@ public sealed class RecordObserverTests
                 byte[] sample = TestRecords.Sample(Pid, Pid, 0x1000, 1);
                 for (int i = 0; i < 2000; i++)
                 {
-                    byte[] buffer = BackgroundPerfDataWriter.RentBuffer(sample.Length);
+                    byte[] buffer = background.RentBuffer(sample.Length);
                     sample.CopyTo(buffer, 0);
                     background.Post(new RecordChunk(buffer, sample.Length));
                 }

@@ -29,7 +29,9 @@ public class RecordCommandTests(ITestOutputHelper output) : IClassFixture<Scratc
 
         string script = Perf.Script(file, "comm,pid,tid,event,ip,sym,dso", "--show-mmap-events");
         var samples = script.Split('\n').Where(l => l.Contains("cpu-clock")).ToList();
-        Assert.True(samples.Count > 1000, $"{samples.Count} samples in 600 ms at 4 kHz");
+        // cpu-clock ticks only while the task runs, so the count depends on the machine's load; 100 is far
+        // below 600 ms x 4 kHz even with a small share of a CPU, and far above what a broken recorder gives.
+        Assert.True(samples.Count > 100, $"{samples.Count} samples in 600 ms at 4 kHz");
         // Every sample is the sample's own process (comm and a single pid).
         Assert.All(samples, l => Assert.StartsWith("cpu_bound", l.TrimStart()));
         var pids = samples.Select(l => Regex.Match(l, @"cpu_bound\s+(\d+)").Groups[1].Value).Distinct().ToList();
