@@ -147,7 +147,7 @@ public sealed class EventParser
     private EventParseException UnknownPmu(string text, string pmuName)
     {
         // The commonest case by far: asking for Intel PT on an AMD CPU or in a VM that does not pass it through.
-        string hint = pmuName == IntelPtDefaultConfig.PmuName ? "; this machine has no Intel PT" : "";
+        string hint = pmuName == IntelPtDefaultConfig.PmuName ? $"; no Intel PT here: {IntelPtAvailability.WhyMissing()}" : "";
         string present = _pmus.Names.Count == 0 ? "none" : string.Join(", ", _pmus.Names);
         return new EventParseException(
             $"event '{text}': unknown PMU '{pmuName}'{CloseMatches.DidYouMean(pmuName, _pmus.Names)} (PMUs here: {present}){hint}");
