@@ -137,6 +137,8 @@ public sealed class EventParser
         {
             throw InEvent(text, e);
         }
+        if (pmu.Name == IntelPtDefaultConfig.PmuName)
+            IntelPtConfigValidator.Validate(pmu, attr, text);
 
         ApplyModifiers(text, modifierText.Length == 0 ? null : modifierText, ref attr);
 

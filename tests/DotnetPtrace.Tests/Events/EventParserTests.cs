@@ -292,7 +292,7 @@ public class EventParserTests
 
         var e = Assert.Throws<EventParseException>(() => parser.Parse("intel_pt//u"));
 
-        Assert.Equal("event 'intel_pt//u': unknown PMU 'intel_pt' (PMUs here: none); this machine has no Intel PT", e.Message);
+        Assert.Equal($"event 'intel_pt//u': unknown PMU 'intel_pt' (PMUs here: none); no Intel PT here: {IntelPtAvailability.WhyMissing()}", e.Message);
     }
 
     [Fact]
