@@ -79,6 +79,23 @@ public sealed class RecordBuilder(SampleType sampleIdType)
         return r;
     }
 
+    /// <summary>
+    /// PERF_RECORD_TIME_CONV: the user page's TSC-to-perf-time conversion, so timestamps in a hardware trace (TSC
+    /// packets) line up with perf time. The long form (with time_cycles/time_mask and the two capability bytes).
+    /// </summary>
+    public static byte[] TimeConv(ushort timeShift, uint timeMult, ulong timeZero, ulong timeCycles, ulong timeMask,
+        bool capUserTimeZero, bool capUserTimeShort)
+    {
+        var r = new byte[PerfEventHeader.ByteSize + 48];
+        new PerfEventHeader(PerfRecordType.TimeConv, 0, (ushort)r.Length).Write(r);
+        int o = PerfEventHeader.ByteSize;
+        U64(r, ref o, timeShift); U64(r, ref o, timeMult); U64(r, ref o, timeZero);
+        U64(r, ref o, timeCycles); U64(r, ref o, timeMask);
+        r[o] = capUserTimeZero ? (byte)1 : (byte)0;
+        r[o + 1] = capUserTimeShort ? (byte)1 : (byte)0;
+        return r;
+    }
+
     /// <summary>PERF_RECORD_FINISHED_ROUND: no record before it sorts after any record written later.</summary>
     public static byte[] FinishedRound()
     {
