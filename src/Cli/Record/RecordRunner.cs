@@ -117,11 +117,8 @@ public sealed class RecordRunner(RecordOptions options)
             if (!options.Quiet && target is not RecordTarget.Command)
                 Console.Error.WriteLine("[ dotnet-ptrace record: recording; press Ctrl-C to stop ]");
 
-            var finishedRound = RecordBuilder.FinishedRound();
-            var poller = new RingPoller(session, new WriterRingSink(background), FlushInterval)
-            {
-                RoundCompleted = () => background.Post(finishedRound),
-            };
+            var sink = new WriterRingSink(background, session.Rings.Sum(r => (long)r.Size));
+            var poller = new RingPoller(session, sink, FlushInterval) { RoundCompleted = sink.CompleteRound };
             DateTime? deadline = options.Duration is { } d ? DateTime.UtcNow + d : null;
             // The poll loop runs on its own thread; it stops for the target's exit, a signal, the deadline, or a
             // write error (a full disk: keep what was written rather than keep tracing into nothing).
