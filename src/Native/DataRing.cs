@@ -74,6 +74,24 @@ public sealed unsafe class DataRing : IDisposable
     internal static DataRing OverSimulatedMemory(byte* userPage, long mappingLength, int cpu) =>
         new(null, cpu, MappedRegion.Unowned(userPage, mappingLength), overwrite: false, backward: false);
 
+    /// <summary>
+    /// The TSC-to-perf-time conversion the kernel publishes in the user page (needs cap_user_time_zero): what
+    /// TIME_CONV and Intel PT's AUXTRACE_INFO carry so a decoder can put TSC packets on perf's clock.
+    /// </summary>
+    public TimeConversion ReadTimeConversion()
+    {
+        byte* page = _map.Address;
+        ulong caps = UserPage.Read(page, UserPage.Capabilities);
+        return new TimeConversion(
+            *(ushort*)(page + UserPage.TimeShift),
+            *(uint*)(page + UserPage.TimeMult),
+            UserPage.Read(page, UserPage.TimeZero),
+            UserPage.Read(page, UserPage.TimeCycles),
+            UserPage.Read(page, UserPage.TimeMask),
+            CapUserTimeZero: (caps & (1UL << 4)) != 0,
+            CapUserTimeShort: (caps & (1UL << 5)) != 0);
+    }
+
     /// <summary>Bytes published but not yet read (normal mode).</summary>
     public ulong Available => UserPage.ReadHead(_map.Address, UserPage.DataHead) - _tail;
 
@@ -183,6 +201,10 @@ public sealed unsafe class DataRing : IDisposable
 
     public void Dispose() => _map.Dispose();
 }
+
+/// <summary>The user page's time fields (uapi perf_event_mmap_page, cap_user_time_zero and cap_user_time_short).</summary>
+public readonly record struct TimeConversion(ushort TimeShift, uint TimeMult, ulong TimeZero, ulong TimeCycles, ulong TimeMask,
+    bool CapUserTimeZero, bool CapUserTimeShort);
 
 /// <summary>Called once per record by <see cref="DataRing.ReadRecords{T}"/>; the span includes the header.</summary>
 public interface IRecordVisitor

@@ -17,6 +17,8 @@ internal static unsafe class UserPage
     public const int TimeShift = 50;
     public const int TimeMult = 52;
     public const int TimeZero = 64;
+    public const int TimeCycles = 80;
+    public const int TimeMask = 88;
     public const int DataHead = 1024;
     public const int DataTail = 1032;
     public const int DataOffset = 1040;
