@@ -18,10 +18,13 @@ public sealed class RecordingSession : IDisposable
 {
     private readonly List<OpenedEvent> _opened = [];
     private readonly List<DataRing> _rings = [];
+    private readonly List<AuxRing> _auxRings = [];
 
     public IReadOnlyList<EventConfig> Events { get; }
     public IReadOnlyList<OpenedEvent> Opened => _opened;
     public IReadOnlyList<DataRing> Rings => _rings;
+    /// <summary>The AUX area of each ring (same index as <see cref="Rings"/>), when the first event has one (Intel PT).</summary>
+    public IReadOnlyList<AuxRing> AuxRings => _auxRings;
     public RecordTarget Target { get; }
 
     private RecordingSession(IReadOnlyList<EventConfig> events, RecordTarget target)
@@ -35,8 +38,11 @@ public sealed class RecordingSession : IDisposable
     /// (ESRCH) is skipped when others remain, since threads come and go; any other failure closes what was opened
     /// and throws a <see cref="PerfException"/> that says why.
     /// </summary>
+    /// <param name="auxPages">AUX pages per ring (0: none). Event 0 must then be the AUX event (Intel PT): it owns each
+    /// ring, and perf's rule is the same ("the auxtrace event must come first").</param>
+    /// <param name="auxSnapshot">Map the AUX areas read-only: the kernel's overwrite (snapshot) mode.</param>
     public static RecordingSession Open(IReadOnlyList<EventConfig> events, RecordTarget target, IReadOnlyList<int> cpus,
-        int dataPages, Func<IReadOnlyList<string>>? pmusPresent = null)
+        int dataPages, Func<IReadOnlyList<string>>? pmusPresent = null, int auxPages = 0, bool auxSnapshot = false)
     {
         var session = new RecordingSession(events, target);
         try
@@ -61,8 +67,17 @@ public sealed class RecordingSession : IDisposable
                         session._opened.Add(new OpenedEvent(e, task, cpu, fd, PerfEvent.GetId(fd)));
                         if (ringOwner is null)
                         {
-                            session._rings.Add(DataRing.Map(fd, cpu, dataPages));
+                            var ring = DataRing.Map(fd, cpu, dataPages);
+                            session._rings.Add(ring);
                             ringOwner = fd;
+                            if (auxPages > 0)
+                            {
+                                try { session._auxRings.Add(AuxRing.Map(ring, auxPages, auxSnapshot)); }
+                                catch (PerfException ex) when (ex.Errno == Tmds.Linux.LibC.EOPNOTSUPP)
+                                {
+                                    throw new PerfException($"event '{events[e].Name}' has no AUX area (only PMUs such as intel_pt do)", ex.Errno);
+                                }
+                            }
                         }
                         else PerfEvent.SetOutput(fd, ringOwner);
                     }
@@ -99,9 +114,11 @@ public sealed class RecordingSession : IDisposable
         }
     }
 
-    /// <summary>Teardown order: unmap the rings, then close the fds.</summary>
+    /// <summary>Teardown order: unmap AUX, unmap the data rings, then close the fds.</summary>
     public void Dispose()
     {
+        foreach (var a in _auxRings) a.Dispose();
+        _auxRings.Clear();
         foreach (var r in _rings) r.Dispose();
         _rings.Clear();
         foreach (var o in _opened) o.Handle.Dispose();

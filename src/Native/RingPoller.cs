@@ -16,6 +16,12 @@ public enum StopReason { Requested, TargetExited, AllEventsHungUp, Duration }
 /// </summary>
 public sealed unsafe class RingPoller(RecordingSession session, IRingConsumer consumer, TimeSpan flushInterval)
 {
+    /// <summary>Where each AUX ring's bytes go (by ring index); null when the session has no AUX areas or in snapshot
+    /// mode, where AUX is read only on demand.</summary>
+    public Func<int, IAuxConsumer>? AuxConsumers { get; init; }
+
+    public long AuxBytesDrained { get; private set; }
+
     /// <summary>Called after every pass that drained something: a point no later record sorts before (FINISHED_ROUND).</summary>
     public Action? RoundCompleted { get; init; }
 
@@ -84,6 +90,18 @@ public sealed unsafe class RingPoller(RecordingSession session, IRingConsumer co
         long total = 0;
         foreach (var ring in session.Rings) total += ring.Drain(consumer);
         BytesDrained += total;
+        if (AuxConsumers is not null)
+        {
+            // After the data rings: the PERF_RECORD_AUX records that describe these bytes are then already out.
+            for (int i = 0; i < session.AuxRings.Count; i++)
+            {
+                var aux = session.AuxRings[i];
+                if (aux.Snapshot) continue;
+                long bytes = (long)aux.Drain(AuxConsumers(i)).Bytes;
+                AuxBytesDrained += bytes;
+                total += bytes;
+            }
+        }
         if (total > 0) RoundCompleted?.Invoke();
         return total;
     }

@@ -39,6 +39,22 @@ public static class AttrFactory
     }
 
     /// <summary>
+    /// An AUX-area event (Intel PT) as perf's intel_pt_recording_options sets it: one "sample" per AUX record
+    /// (period 1), the sample_id fields, exclude_guest, and a wakeup each quarter of the AUX area in full-trace mode.
+    /// </summary>
+    public static EventConfig AuxTrace(EventSpec spec, RecordOptions options, bool launching, int dataPages, long auxBytes)
+    {
+        var attr = spec.Attr;
+        attr.Size = PerfEventAttr.SizeVer8;
+        attr.SamplePeriod = 1;
+        attr.SampleType = SampleIdFields | SampleType.Ip;
+        attr.Flags |= AttrFlags.ExcludeGuest;
+        attr.AuxWatermark = (uint)Math.Min(uint.MaxValue, auxBytes / 4);
+        Common(ref attr, options, launching, dataPages);
+        return new EventConfig(spec.Name, attr);
+    }
+
+    /// <summary>
     /// The sideband event: a software dummy that never samples but makes the kernel report MMAP2, COMM (with
     /// exec), FORK/EXIT and context switches into the same ring as the samples.
     /// </summary>

@@ -23,7 +23,7 @@ public static class RecordCommand
         var freq = new Option<string?>("--freq", "-F") { Description = "Sample frequency in Hz, or 'max' (default 4000)", HelpName = "HZ" };
         var count = new Option<ulong?>("--count", "-c") { Description = "Sample every N events (a period, instead of -F)", HelpName = "N" };
         var callGraph = new Option<bool>("--call-graph", "-g") { Description = "Record call chains (frame pointers)" };
-        var mmapPages = new Option<string?>("--mmap-pages", "-m") { Description = "Data ring size per CPU: pages (a power of two) or a size like 512K, 4M", HelpName = "PAGES" };
+        var mmapPages = new Option<string?>("--mmap-pages", "-m") { Description = "Ring sizes per CPU: DATA[,AUX] in pages (powers of two) or sizes like 512K, 4M; AUX is for intel_pt (default 4M as root)", HelpName = "PAGES[,AUX]" };
         var pid = new Option<string?>("--pid", "-p") { Description = "Attach to these processes (comma list) and all their threads", HelpName = "PID[,PID]" };
         var tid = new Option<string?>("--tid", "-t") { Description = "Attach to these threads (comma list)", HelpName = "TID[,TID]" };
         var all = new Option<bool>("--all-cpus", "-a") { Description = "System-wide: every task on every CPU (or the -C list)" };
@@ -54,7 +54,7 @@ public static class RecordCommand
         });
         freq.Validators.Add(r => { if (r.GetValueOrDefault<string?>() is { } v && v != "max" && (!ulong.TryParse(v, out ulong f) || f == 0)) r.AddError($"-F {v}: expected a frequency in Hz or 'max'"); });
         count.Validators.Add(r => { if (r.GetValueOrDefault<ulong?>() is 0) r.AddError("-c 0: the period must be at least 1"); });
-        mmapPages.Validators.Add(r => { if (r.GetValueOrDefault<string?>() is { } v && ParsePages(v, out string? error) is null) r.AddError(error!); });
+        mmapPages.Validators.Add(r => { if (r.GetValueOrDefault<string?>() is { } v && !TryParseMmapPages(v, out _, out _, out string? error)) r.AddError(error!); });
         duration.Validators.Add(r => { if (r.GetValueOrDefault<string?>() is { } v && ParseDuration(v) is null) r.AddError($"--duration {v}: expected seconds (2.5), 10s, 500ms, 1m or hh:mm:ss"); });
         pid.Validators.Add(r => { if (r.GetValueOrDefault<string?>() is { } v && ParseIds(v) is null) r.AddError($"-p {v}: expected process ids separated by commas"); });
         tid.Validators.Add(r => { if (r.GetValueOrDefault<string?>() is { } v && ParseIds(v) is null) r.AddError($"-t {v}: expected thread ids separated by commas"); });
@@ -69,7 +69,8 @@ public static class RecordCommand
                 Frequency = f is null ? null : f == "max" ? ulong.MaxValue : ulong.Parse(f, CultureInfo.InvariantCulture),
                 Period = r.GetValue(count),
                 CallGraph = r.GetValue(callGraph),
-                DataPages = r.GetValue(mmapPages) is { } m ? ParsePages(m, out _)!.Value : 128,
+                DataPages = r.GetValue(mmapPages) is { } m && TryParseMmapPages(m, out int? data, out _, out _) && data is int d0 ? d0 : 128,
+                AuxPages = r.GetValue(mmapPages) is { } ma && TryParseMmapPages(ma, out _, out int? aux, out _) ? aux : null,
                 Pids = r.GetValue(pid) is { } p ? ParseIds(p)! : [],
                 Tids = r.GetValue(tid) is { } t ? ParseIds(t)! : [],
                 SystemWide = r.GetValue(all) || (r.GetValue(cpus) is not null && r.GetValue(pid) is null && r.GetValue(tid) is null && r.GetValue(command) is not { Length: > 0 }),
@@ -85,7 +86,20 @@ public static class RecordCommand
         return record;
     }
 
-    /// <summary>-m as perf takes it: a page count that is a power of two, or a byte size (B/K/M/G) rounded to pages.</summary>
+    /// <summary>-m DATA[,AUX] as perf takes it: either part may be empty (",16" sets only the AUX area).</summary>
+    public static bool TryParseMmapPages(string text, out int? data, out int? aux, out string? error)
+    {
+        data = aux = null;
+        error = null;
+        string[] parts = text.Split(',');
+        if (parts.Length > 2) { error = $"-m {text}: expected DATA[,AUX]"; return false; }
+        if (parts[0].Length > 0 && (data = ParsePages(parts[0], out error)) is null) return false;
+        if (parts.Length == 2 && parts[1].Length > 0 && (aux = ParsePages(parts[1], out error)) is null) return false;
+        if (data is null && aux is null) { error = $"-m {text}: expected a number of pages or a size"; return false; }
+        return true;
+    }
+
+    /// <summary>One -m size: a page count that is a power of two, or a byte size (B/K/M/G) rounded to pages.</summary>
     public static int? ParsePages(string text, out string? error)
     {
         error = null;

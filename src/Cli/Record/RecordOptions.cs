@@ -9,6 +9,8 @@ public sealed record RecordOptions
     public ulong? Period { get; init; }
     public bool CallGraph { get; init; }
     public int DataPages { get; init; } = 128;   // 512 KiB, perf's default with the default mlock limit
+    /// <summary>AUX pages per CPU for intel_pt (-m ,AUX); null: perf's default (4 MiB privileged, 128 KiB otherwise).</summary>
+    public int? AuxPages { get; init; }
     public IReadOnlyList<int> Pids { get; init; } = [];
     public IReadOnlyList<int> Tids { get; init; } = [];
     public bool SystemWide { get; init; }

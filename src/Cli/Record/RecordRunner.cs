@@ -61,7 +61,16 @@ public sealed class RecordRunner(RecordOptions options)
         var cpus = ResolveCpus();
         bool launching = options.Command.Count > 0;
         bool excludeKernel = specs.All(s => s.Attr.Has(AttrFlags.ExcludeKernel));
-        var configs = specs.Select(s => AttrFactory.Sampling(s, options, launching, options.DataPages)).ToList();
+        // An AUX event (Intel PT) must come first: it owns each ring and its AUX area.
+        var auxSpecs = specs.Where(s => s.PmuName == IntelPtDefaultConfig.PmuName).ToList();
+        if (auxSpecs.Count > 1) throw new UsageException("only one intel_pt event per recording (as with perf)");
+        int auxPages = auxSpecs.Count == 1 ? options.AuxPages ?? DefaultAuxPages() : 0;
+        if (auxSpecs.Count == 0 && options.AuxPages is not null) log.LogWarning("-m ,AUX ignored: no intel_pt event");
+        specs = [.. auxSpecs, .. specs.Except(auxSpecs)];
+        long auxBytes = (long)auxPages * Environment.SystemPageSize;
+        var configs = specs.Select((s, i) => auxPages > 0 && i == 0
+            ? AttrFactory.AuxTrace(s, options, launching, options.DataPages, auxBytes)
+            : AttrFactory.Sampling(s, options, launching, options.DataPages)).ToList();
         configs.Add(AttrFactory.Sideband(options, launching, excludeKernel, options.DataPages));
         CheckOutputWritable(options.Output);
 
@@ -77,9 +86,9 @@ public sealed class RecordRunner(RecordOptions options)
             }
             else target = ResolveAttachTarget();
 
-            session = RecordingSession.Open(configs, target, cpus, options.DataPages, () => pmus.Names);
+            session = RecordingSession.Open(configs, target, cpus, options.DataPages, () => pmus.Names, auxPages);
             log.LogInformation("opened {Fds} events on {Cpus} CPUs with {Rings} rings of {Pages} pages", session.Opened.Count, cpus.Count, session.Rings.Count, options.DataPages);
-            return await RecordAsync(session, gate, target, log, cancellation);
+            return await RecordAsync(session, gate, target, pmus, log, cancellation);
         }
         catch
         {
@@ -93,7 +102,7 @@ public sealed class RecordRunner(RecordOptions options)
         }
     }
 
-    private async Task<int> RecordAsync(RecordingSession session, ExecGate? gate, RecordTarget target, ILogger log, CancellationToken cancellation)
+    private async Task<int> RecordAsync(RecordingSession session, ExecGate? gate, RecordTarget target, PmuCatalog pmus, ILogger log, CancellationToken cancellation)
     {
         var attrs = session.Events.Select((e, i) => new EventAttrEntry(e.Attr, session.IdsOf(i), e.Name)).ToList();
         var statistics = new RecordStatistics();
@@ -111,6 +120,7 @@ public sealed class RecordRunner(RecordOptions options)
         int? childStatus = null;
         try
         {
+            if (session.AuxRings.Count > 0) WriteAuxtraceInfo(session, target, pmus, background);
             SynthesizeExisting(session, target, background, kernel: session.Events.Any(e => !e.Attr.Has(AttrFlags.ExcludeKernel)));
             if (gate is not null) gate.Release();
             else session.EnableAll();
@@ -118,7 +128,12 @@ public sealed class RecordRunner(RecordOptions options)
                 Console.Error.WriteLine("[ dotnet-ptrace record: recording; press Ctrl-C to stop ]");
 
             var sink = new WriterRingSink(background, session.Rings.Sum(r => (long)r.Size));
-            var poller = new RingPoller(session, sink, FlushInterval) { RoundCompleted = sink.CompleteRound };
+            var auxSinks = session.AuxRings.Select((_, i) => new AuxtraceSink(background, idx: i, cpu: session.Rings[i].Cpu)).ToArray();
+            var poller = new RingPoller(session, sink, FlushInterval)
+            {
+                RoundCompleted = sink.CompleteRound,
+                AuxConsumers = auxSinks.Length > 0 ? i => auxSinks[i] : null,
+            };
             DateTime? deadline = options.Duration is { } d ? DateTime.UtcNow + d : null;
             // The poll loop runs on its own thread; it stops for the target's exit, a signal, the deadline, or a
             // write error (a full disk: keep what was written rather than keep tracing into nothing).
@@ -147,6 +162,30 @@ public sealed class RecordRunner(RecordOptions options)
     }
 
     /// <summary>
+    /// What a PT decoder needs before the first AUXTRACE: TIME_CONV (when the kernel offers TSC conversion) and
+    /// Intel PT's AUXTRACE_INFO. Context switches come from our sideband event: SWITCH_CPU_WIDE system-wide, SWITCH
+    /// for a traced task (perf's have_sched_switch 3 and 2).
+    /// </summary>
+    private static void WriteAuxtraceInfo(RecordingSession session, RecordTarget target, PmuCatalog pmus, BackgroundPerfDataWriter background)
+    {
+        var time = session.Rings[0].ReadTimeConversion();
+        if (time.CapUserTimeZero)
+            background.Post(RecordBuilder.TimeConv(time.TimeShift, time.TimeMult, time.TimeZero, time.TimeCycles, time.TimeMask,
+                time.CapUserTimeZero, time.CapUserTimeShort), default);
+        var pmu = pmus.Find(IntelPtDefaultConfig.PmuName) ?? throw new PerfException("the intel_pt PMU disappeared");
+        var info = IntelPtInfoFactory.Create(pmu, time, snapshot: false, perCpuMmaps: true,
+            haveSchedSwitch: target is RecordTarget.SystemWide ? 3UL : 2UL);
+        background.Post(info.ToRecord(), default);
+    }
+
+    /// <summary>perf's default AUX size: 4 MiB when privileged, 128 KiB otherwise (perf-intel-pt.txt).</summary>
+    private static int DefaultAuxPages()
+    {
+        bool privileged = Environment.IsPrivilegedProcess || KernelSettings.Paranoid is < 0;
+        return (int)((privileged ? 4L << 20 : 128L << 10) / Environment.SystemPageSize);
+    }
+
+    /// <summary>
     /// The command's exit status. If we stopped before it exited (signal, --duration, disk full) it gets SIGTERM,
     /// as perf does, then SIGKILL after a grace period.
     /// </summary>
@@ -169,6 +208,10 @@ public sealed class RecordRunner(RecordOptions options)
         if (options.Quiet) return;
         double mb = (writer.DataOffset + writer.DataSize) / (1024.0 * 1024.0);
         string lost = statistics.LostRecords > 0 ? $", {statistics.LostEvents} events lost in {statistics.LostRecords} LOST records" : ", 0 lost";
+        if (statistics.Count(PerfRecordType.Auxtrace) > 0)
+            lost += string.Create(CultureInfo.InvariantCulture, $", {statistics.AuxtraceBytes / (1024.0 * 1024.0):F3} MB AUX trace") +
+                    (statistics.AuxTruncated + statistics.AuxPartial + statistics.AuxCollision > 0
+                        ? $" ({statistics.AuxTruncated} truncated, {statistics.AuxPartial} partial, {statistics.AuxCollision} collided AUX records)" : "");
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"[ dotnet-ptrace record: Captured and wrote {mb:F3} MB {options.Output} ({statistics.Records} records, {statistics.Samples} samples{lost}) ]"));
     }

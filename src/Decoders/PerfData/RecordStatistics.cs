@@ -26,6 +26,13 @@ public sealed class RecordStatistics : IRecordObserver
     public ulong LostEvents { get; private set; }
     /// <summary>Sum of the <c>lost</c> field of PERF_RECORD_LOST_SAMPLES.</summary>
     public ulong LostSamples { get; private set; }
+    /// <summary>AUX bytes the kernel reported (PERF_RECORD_AUX aux_size), and its flags: trace lost or with gaps.</summary>
+    public ulong AuxBytes { get; private set; }
+    public long AuxTruncated { get; private set; }
+    public long AuxPartial { get; private set; }
+    public long AuxCollision { get; private set; }
+    /// <summary>Trace bytes carried by PERF_RECORD_AUXTRACE records (their payload).</summary>
+    public ulong AuxtraceBytes { get; private set; }
 
     public long Count(PerfRecordType type) => (uint)type < TrackedTypes ? _countByType[(int)type] : 0;
 
@@ -46,6 +53,16 @@ public sealed class RecordStatistics : IRecordObserver
                 break;
             case PerfRecordType.LostSamples when record.Length >= 16:  // header; u64 lost
                 LostSamples += BinaryPrimitives.ReadUInt64LittleEndian(record[8..]);
+                break;
+            case PerfRecordType.Aux when record.Length >= 32:  // header; u64 aux_offset, aux_size, flags
+                AuxBytes += BinaryPrimitives.ReadUInt64LittleEndian(record[16..]);
+                ulong flags = BinaryPrimitives.ReadUInt64LittleEndian(record[24..]);
+                if ((flags & 0x01) != 0) AuxTruncated++;
+                if ((flags & 0x04) != 0) AuxPartial++;
+                if ((flags & 0x08) != 0) AuxCollision++;
+                break;
+            case PerfRecordType.Auxtrace when record.Length >= 16:  // header; u64 size; ...
+                AuxtraceBytes += BinaryPrimitives.ReadUInt64LittleEndian(record[8..]);
                 break;
         }
     }

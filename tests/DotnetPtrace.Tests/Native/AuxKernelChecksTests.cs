@@ -107,3 +107,20 @@ public unsafe class AuxKernelChecksTests
         Assert.Contains("power of two", Assert.Throws<PerfException>(() => AuxRing.Map(ring, 3, false)).Message);
     }
 }
+
+/// <summary>The session's AUX path on this machine: a software event has no AUX area, and the error says so.</summary>
+public class AuxSessionTests
+{
+    [Fact]
+    public void Asking_for_an_AUX_area_on_an_event_without_one_names_it()
+    {
+        var attr = new PerfEventAttr
+        {
+            Type = (uint)PerfType.Software, Config = (ulong)SoftwareEvent.CpuClock, SamplePeriod = 1_000_000,
+            SampleType = SampleType.Ip, Flags = AttrFlags.Disabled | AttrFlags.ExcludeKernel,
+        };
+        var e = Assert.Throws<PerfException>(() => RecordingSession.Open(
+            [new EventConfig("cpu-clock:u", attr)], new RecordTarget.Threads([Environment.ProcessId], [Environment.ProcessId]), [0], 4, auxPages: 16));
+        Assert.Contains("'cpu-clock:u' has no AUX area", e.Message);
+    }
+}
