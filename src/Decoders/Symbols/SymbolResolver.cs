@@ -29,11 +29,15 @@ public sealed class SymbolResolver
     private readonly Dictionary<int, AddressSymbolTable?> _perfMaps = [];
     private readonly Lazy<AddressSymbolTable?> _kallsyms;
     private readonly string _perfMapDirectory;
+    private readonly Lazy<ElfSymbols?> _vdso;
 
-    public SymbolResolver(string perfMapDirectory = "/tmp", string kallsymsPath = "/proc/kallsyms")
+    /// <param name="vdsoImage">The vDSO's ELF bytes for [vdso] samples (this kernel's, read by the caller, since this
+    /// layer makes no system calls); null leaves them [unknown].</param>
+    public SymbolResolver(string perfMapDirectory = "/tmp", string kallsymsPath = "/proc/kallsyms", Func<byte[]?>? vdsoImage = null)
     {
         _perfMapDirectory = perfMapDirectory;
         _kallsyms = new(() => AddressSymbolTable.TryLoadKallsyms(kallsymsPath));
+        _vdso = new(() => vdsoImage?.Invoke() is { } image ? ElfSymbols.TryParse(image) : null);
     }
 
     /// <summary>Feeds a sideband record (others are ignored).</summary>
@@ -103,6 +107,7 @@ public sealed class SymbolResolver
 
     private ElfSymbols? Elf(string path)
     {
+        if (path == "[vdso]") return _vdso.Value;
         if (path.Length == 0 || path[0] != '/') return null;
         if (!_elfCache.TryGetValue(path, out ElfSymbols? elf)) _elfCache[path] = elf = LoadWithDebugFile(path);
         return elf;

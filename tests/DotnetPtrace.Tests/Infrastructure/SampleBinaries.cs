@@ -17,6 +17,7 @@ public static class SampleBinaries
     public static string ForkExec => Path("fork_exec");
     public static string TouchPages => Path("touch_pages");
     public static string SyscallFlood => Path("syscall_flood");
+    public static string VdsoClock => Path("vdso_clock");
 
     private static string Build()
     {
