@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Globalization;
 using DotnetPtrace.Decoders.Abi;
 using DotnetPtrace.Decoders.IntelPt;
+using DotnetPtrace.Decoders.PerfData;
 using DotnetPtrace.Decoders.PerfData.Reading;
 
 namespace DotnetPtrace.Cli.Dump;
@@ -10,6 +11,8 @@ namespace DotnetPtrace.Cli.Dump;
 /// `dump -i perf.data --aux`: the Intel PT packets of every AUX stream in a perf.data, in ptdump's layout. The
 /// AUXTRACE chunks of one buffer (idx: one per CPU, or per thread) are joined in order before decoding, because a
 /// packet may straddle two chunks; offsets are positions in that stream, as the AUXTRACE records number them.
+/// Timing (--time) uses the recording's own configuration: the MTC frequency from the intel_pt attr's config, the
+/// TSC:CTC ratio and nominal ratio from AUXTRACE_INFO; options given on the command line win.
 /// </summary>
 public static class AuxStreamDumper
 {
@@ -22,6 +25,15 @@ public static class AuxStreamDumper
         public int Chunks { get; set; }
     }
 
+    /// <summary>The recording's timing configuration, where the user gave none.</summary>
+    private static PtTimingConfig FromRecording(PtTimingConfig given, IntelPtAuxtraceInfo info, ulong config) => given with
+    {
+        MtcFreq = given.MtcFreq != 0 ? given.MtcFreq : info.MtcFreqOf(config),
+        CtcRatioNumerator = given.CtcRatioNumerator != 0 ? given.CtcRatioNumerator : info.TscCtcNumerator,
+        CtcRatioDenominator = given.CtcRatioDenominator != 0 ? given.CtcRatioDenominator : info.TscCtcDenominator,
+        NominalFrequency = given.NominalFrequency != 0 ? given.NominalFrequency : (uint)info.MaxNonTurboRatio,
+    };
+
     public static int Run(string input, PtDumpPrinterOptions printerOptions, TextWriter output)
     {
         if (input == "-")
@@ -30,11 +42,14 @@ public static class AuxStreamDumper
             return ReturnCode.UsageError;
         }
         var streams = new SortedDictionary<uint, Stream>();
+        IntelPtAuxtraceInfo? info = null;
+        ulong ptConfig = 0;
         using (var reader = PerfDataReader.Open(input))
         using (var file = File.OpenHandle(input))
         {
             while (reader.TryRead(out PerfRecord record))
             {
+                if (record.Header.Type == PerfRecordType.AuxtraceInfo) info ??= IntelPtAuxtraceInfo.TryParse(record.Bytes);
                 if (record.Header.Type != PerfRecordType.Auxtrace) continue;
                 ReadOnlySpan<byte> r = record.Bytes;
                 uint idx = BinaryPrimitives.ReadUInt32LittleEndian(r[32..]);
@@ -47,7 +62,9 @@ public static class AuxStreamDumper
             }
             if (reader.Error is { } error)
                 Console.Error.WriteLine(InputOption.Describe("dump", input, error));
+            if (info is not null && reader.Attrs.Attrs.FirstOrDefault(a => a.Attr.Type == info.PmuType) is { } pt) ptConfig = pt.Attr.Config;
         }
+        if (info is not null) printerOptions = printerOptions with { Timing = FromRecording(printerOptions.Timing, info, ptConfig) };
         int errors = 0;
         foreach (var stream in streams.Values)
         {

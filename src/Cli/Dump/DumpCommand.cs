@@ -21,10 +21,13 @@ public static class DumpCommand
         var execMode = new Option<bool>("--exec-mode") { Description = "PT: show the execution mode after each MODE.Exec" };
         var raw = new Option<bool>("--raw") { Description = "PT: show each packet's bytes" };
         var offsetFrom = new Option<long>("--offset-from") { Description = "PT: start at this byte of the --pt file", HelpName = "N" };
-        var mtcFreq = new Option<int>("--mtc-freq") { Description = "PT timing: the recording's MTC frequency (IA32_RTIT_CTL.MTCFreq)" };
+        var mtcFreq = new Option<int>("--mtc-freq") { Description = "PT timing: the recording's MTC frequency (IA32_RTIT_CTL.MTCFreq); --aux reads it from the file" };
+        var cpuidEax = new Option<uint>("--cpuid-0x15.eax") { Description = "PT timing: CPUID.15H:EAX, the TSC:CTC ratio's denominator; --aux reads it from the file" };
+        var cpuidEbx = new Option<uint>("--cpuid-0x15.ebx") { Description = "PT timing: CPUID.15H:EBX, the TSC:CTC ratio's numerator; --aux reads it from the file" };
+        var nomFreq = new Option<uint>("--nom-freq") { Description = "PT timing: the nominal core:bus ratio (max non-turbo); --aux reads it from the file" };
         var command = new Command("dump", "Print every record of a perf.data file with its offset, type and fields, or the packets of Intel PT data")
         {
-            input, header, stats, pt, aux, lastIp, time, noPad, execMode, raw, offsetFrom, mtcFreq,
+            input, header, stats, pt, aux, lastIp, time, noPad, execMode, raw, offsetFrom, mtcFreq, cpuidEax, cpuidEbx, nomFreq,
         };
         command.Validators.Add(r =>
         {
@@ -36,6 +39,7 @@ public static class DumpCommand
             {
                 LastIp = r.GetValue(lastIp), Time = r.GetValue(time), NoPad = r.GetValue(noPad), ExecMode = r.GetValue(execMode),
                 Raw = r.GetValue(raw), OffsetFrom = r.GetValue(offsetFrom), MtcFreq = r.GetValue(mtcFreq),
+                CpuidEax = r.GetValue(cpuidEax), CpuidEbx = r.GetValue(cpuidEbx), NomFreq = r.GetValue(nomFreq),
             };
             if (r.GetValue(pt) is { } ptFile) return PtDump.PtDumpCommand.Run(ptFile, ptOptions, Console.Out, Console.Error);
             if (r.GetValue(aux))

@@ -36,6 +36,33 @@ public sealed record IntelPtAuxtraceInfo
     /// <summary>The address filter given to PERF_EVENT_IOC_SET_FILTER, or empty.</summary>
     public string Filter { get; init; } = "";
 
+    /// <summary>
+    /// Reads an Intel PT AUXTRACE_INFO record (header included); null for another AUX type or a record too short for
+    /// the ten words every perf writes. Later fields are read when the record has them, as perf's reader does.
+    /// </summary>
+    public static IntelPtAuxtraceInfo? TryParse(ReadOnlySpan<byte> record)
+    {
+        if (record.Length < 16 + 10 * 8 || BinaryPrimitives.ReadUInt32LittleEndian(record[8..]) != AuxtraceTypeIntelPt) return null;
+        int words = (record.Length - 16) / 8;
+        var priv = new ulong[Math.Max(words, 17)];
+        for (int i = 0; i < words; i++) priv[i] = BinaryPrimitives.ReadUInt64LittleEndian(record[(16 + 8 * i)..]);
+        ulong P(int i) => priv[i];
+        string filter = "";
+        if (words > 16 && P(16) is > 0 and var length && 16 + 17 * 8 + (int)length <= record.Length)
+            filter = Encoding.UTF8.GetString(record.Slice(16 + 17 * 8, (int)length));
+        return new IntelPtAuxtraceInfo
+        {
+            PmuType = (uint)P(0), TimeShift = (ushort)P(1), TimeMult = (uint)P(2), TimeZero = P(3), CapUserTimeZero = P(4) != 0,
+            TscBit = P(5), NoRetCompBit = P(6), HaveSchedSwitch = P(7), Snapshot = P(8) != 0, PerCpuMmaps = P(9) != 0,
+            MtcBit = P(10), MtcFreqBits = P(11), TscCtcNumerator = (uint)P(12), TscCtcDenominator = (uint)P(13), CycBit = P(14),
+            MaxNonTurboRatio = P(15), Filter = filter,
+        };
+    }
+
+    /// <summary>The MTC frequency field of an intel_pt config, located by <see cref="MtcFreqBits"/>.</summary>
+    public int MtcFreqOf(ulong config) =>
+        MtcFreqBits == 0 ? 0 : (int)((config & MtcFreqBits) >> System.Numerics.BitOperations.TrailingZeroCount(MtcFreqBits));
+
     public byte[] ToRecord()
     {
         byte[] filter = Filter.Length == 0 ? [] : Encoding.UTF8.GetBytes(Filter);

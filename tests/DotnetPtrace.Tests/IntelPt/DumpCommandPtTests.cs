@@ -64,4 +64,23 @@ public class DumpCommandPtTests(ITestOutputHelper output)
         Assert.NotEqual(0, r.ExitCode);
         Assert.Contains("give one", r.Stderr);
     }
+
+    /// <summary>
+    /// --aux --time takes the timing configuration from the recording (MTC frequency from the intel_pt config, TSC:CTC
+    /// and nominal ratio from AUXTRACE_INFO): the same output as the raw stream dumped with that configuration given
+    /// by hand (the values in ../shared/testdata/README.md), and different from the raw stream without it.
+    /// </summary>
+    [Fact]
+    public void Dump_aux_time_uses_the_recordings_timing_configuration()
+    {
+        if (PtTestSupport.PtRealDir is not { } root || PerfDataDir is not { } data) { output.WriteLine("skipped: ../shared/testdata is absent"); return; }
+        string raw = Path.Combine(root, "skylake-perf-4.14", "aux-cpu0.pt");
+        var fromFile = Tool.Run(["dump", "-i", Path.Combine(data, "perf.data.intel_pt-4.14"), "--aux", "--time"]);
+        var byHand = Tool.Run(["dump", "--pt", raw, "--time", "--mtc-freq", "3", "--cpuid-0x15.eax", "2", "--cpuid-0x15.ebx", "100", "--nom-freq", "12"]);
+        var without = Tool.Run(["dump", "--pt", raw, "--time"]);
+        Assert.Equal(0, fromFile.ExitCode);
+        Assert.Contains(" tsc  ", byHand.Stdout);
+        Assert.Equal(byHand.Stdout, Body(fromFile.Stdout, 0));
+        Assert.NotEqual(without.Stdout, byHand.Stdout);
+    }
 }
