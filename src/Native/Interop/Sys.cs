@@ -64,5 +64,11 @@ internal static unsafe partial class Sys
     [LibraryImport(Libc, EntryPoint = "access", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Access(string path, int mode);
 
+    [LibraryImport(Libc, EntryPoint = "setpriority", SetLastError = true)]
+    public static partial int SetPriority(int which, int who, int priority);
+
+    [LibraryImport(Libc, EntryPoint = "gettid")]
+    public static partial int GetTid();
+
     public static readonly void* MapFailed = (void*)-1;
 }
