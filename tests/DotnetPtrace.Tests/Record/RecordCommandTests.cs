@@ -95,8 +95,12 @@ public class RecordCommandTests(ITestOutputHelper output) : IClassFixture<Scratc
         Assert.Contains(lines, l => l.Contains("PERF_RECORD_EXIT"));
         Assert.Contains(lines, l => l.Contains("parent_spin"));
         Assert.Contains(lines, l => l.Contains("child_spin"));
-        var parentPid = Regex.Match(events, @"(\d+)/\d+\s+.*parent_spin").Groups[1].Value;
-        var childPid = Regex.Match(events, @"(\d+)/\d+\s+.*child_spin").Groups[1].Value;
+        // One line each: "comm pid/tid cpu-clock: ip symbol" (a pattern that may cross lines picks up the pid/tid
+        // that ends perf's COMM lines instead).
+        var parentPid = Regex.Match(events, @"^[ \t]*\S+[ \t]+(\d+)/\d+[ \t]+cpu-clock:[^\n]*parent_spin", RegexOptions.Multiline).Groups[1].Value;
+        var childPid = Regex.Match(events, @"^[ \t]*\S+[ \t]+(\d+)/\d+[ \t]+cpu-clock:[^\n]*child_spin", RegexOptions.Multiline).Groups[1].Value;
+        Assert.NotEmpty(parentPid);
+        Assert.NotEmpty(childPid);
         Assert.NotEqual(parentPid, childPid);
     }
 
