@@ -26,11 +26,9 @@ public sealed class ReportRunner(ReportOptions options)
         if (!InputOption.CanOpen("report", options.Input)) return ReturnCode.UsageError;
         using var file = PerfDataReader.Open(options.Input);
         using var reader = new TimeOrderedReader(file);
-        var self = new Dictionary<Key, ulong>();
-        var children = new Dictionary<Key, ulong>();
+        // One table per event, as perf prints them: percentages of different events never mix.
+        var tallies = new SortedDictionary<int, Tally>();
         var inThisSample = new HashSet<Key>();
-        ulong total = 0;
-        long samples = 0;
         while (reader.TryRead(out PerfRecord r))
         {
             if (r.Type != PerfRecordType.Sample) { _symbols.Observe(r); continue; }
@@ -39,11 +37,12 @@ public sealed class ReportRunner(ReportOptions options)
             if (options.Tid is { } t && s.Tid != (uint)t) continue;
             string comm = _symbols.Comm((int)s.Tid);
             if (options.Comm is { } c && comm != c) continue;
+            if (!tallies.TryGetValue(attr.Index, out Tally? tally)) tallies[attr.Index] = tally = new Tally(attr.Name);
             ulong period = s.Period == 0 ? 1 : s.Period;
             Key key = KeyOf(comm, (int)s.Pid, s.Ip, s.CpuMode == PerfRecordMisc.Kernel);
-            self[key] = self.GetValueOrDefault(key) + period;
-            total += period;
-            samples++;
+            tally.Self[key] = tally.Self.GetValueOrDefault(key) + period;
+            tally.Total += period;
+            tally.Samples++;
             if (!options.Children) continue;
             inThisSample.Clear();
             inThisSample.Add(key);
@@ -53,9 +52,13 @@ public sealed class ReportRunner(ReportOptions options)
                 if (ip >= ContextMax) { kernel = ip == ContextKernel || (ip != ContextUser && kernel); continue; }
                 inThisSample.Add(KeyOf(comm, (int)s.Pid, ip, kernel));
             }
-            foreach (Key k in inThisSample) children[k] = children.GetValueOrDefault(k) + period;
+            foreach (Key k in inThisSample) tally.Children[k] = tally.Children.GetValueOrDefault(k) + period;
         }
-        Print(file, self, children, total, samples);
+        using (var output = Utf8Output.StandardOutput())
+        {
+            foreach (var tally in tallies.Values) output.Write(Format(tally));
+            if (tallies.Count == 0) output.Write("# No samples\n");
+        }
         foreach (var warning in file.Warnings)
             Console.Error.WriteLine(InputOption.Describe("report", options.Input, warning).Replace(": at offset", ": warning: at offset"));
         if (file.Error is { } error)
@@ -67,6 +70,16 @@ public sealed class ReportRunner(ReportOptions options)
     }
 
     private readonly record struct Key(string Comm, string Dso, string Symbol);
+
+    /// <summary>What one event's samples add up to.</summary>
+    private sealed class Tally(string eventName)
+    {
+        public string EventName { get; } = eventName;
+        public Dictionary<Key, ulong> Self { get; } = [];
+        public Dictionary<Key, ulong> Children { get; } = [];
+        public ulong Total { get; set; }
+        public long Samples { get; set; }
+    }
 
     private Key KeyOf(string comm, int pid, ulong ip, bool kernel)
     {
@@ -86,24 +99,24 @@ public sealed class ReportRunner(ReportOptions options)
     private static string Unresolved(ulong address) =>
         address == 0 ? "0000000000000000" : "0x" + address.ToString("x16", CultureInfo.InvariantCulture);
 
-    private void Print(PerfDataReader file, Dictionary<Key, ulong> self, Dictionary<Key, ulong> children, ulong total, long samples)
+    private string Format(Tally tally)
     {
         var sb = new StringBuilder();
-        sb.Append(CultureInfo.InvariantCulture, $"# Samples: {samples}  of event(s): {string.Join(", ", file.Attrs.Attrs.Select(a => a.Name))}\n");
-        sb.Append(CultureInfo.InvariantCulture, $"# Event count (approx.): {total}\n#\n");
+        sb.Append(CultureInfo.InvariantCulture, $"# Samples: {tally.Samples}  of event '{tally.EventName}'\n");
+        sb.Append(CultureInfo.InvariantCulture, $"# Event count (approx.): {tally.Total}\n#\n");
         string columns = options.Sort switch { "dso" => "Shared Object", "comm" => "Command", _ => "Shared Object  Symbol" };
         sb.Append(options.Children ? $"# Children      Self  {columns}\n#\n" : $"# Overhead  {columns}\n#\n");
-        var rows = options.Children ? children : self;
+        var rows = options.Children ? tally.Children : tally.Self;
         foreach (var (key, value) in rows.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key.Symbol, StringComparer.Ordinal))
         {
             string text = options.Sort switch { "dso" => key.Dso, "comm" => key.Comm, _ => $"{Path.GetFileName(key.Dso),-14} {key.Symbol}" };
             if (options.Children)
-                sb.Append(CultureInfo.InvariantCulture, $"{Percent(value, total),9:F2}% {Percent(self.GetValueOrDefault(key), total),8:F2}%  {text}\n");
+                sb.Append(CultureInfo.InvariantCulture, $"{Percent(value, tally.Total),9:F2}% {Percent(tally.Self.GetValueOrDefault(key), tally.Total),8:F2}%  {text}\n");
             else
-                sb.Append(CultureInfo.InvariantCulture, $"{Percent(value, total),9:F2}%  {text}\n");
+                sb.Append(CultureInfo.InvariantCulture, $"{Percent(value, tally.Total),9:F2}%  {text}\n");
         }
-        using var output = Utf8Output.StandardOutput();
-        output.Write(sb.ToString());
+        sb.Append('\n');
+        return sb.ToString();
     }
 
     private static double Percent(ulong value, ulong total) => total == 0 ? 0 : 100.0 * value / total;
