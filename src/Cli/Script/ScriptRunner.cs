@@ -57,11 +57,11 @@ public sealed class ScriptRunner(ScriptOptions options)
         if ((f & (ScriptFields.Pid | ScriptFields.Tid)) == (ScriptFields.Pid | ScriptFields.Tid)) { Utf8.TryWrite(b[n..], $"{(int)s.Pid,7}/{(int)s.Tid,-7} ", out w); n += w; }
         else if ((f & ScriptFields.Pid) != 0) { Utf8.TryWrite(b[n..], $"{(int)s.Pid,7} ", out w); n += w; }
         else if ((f & ScriptFields.Tid) != 0) { Utf8.TryWrite(b[n..], $"{(int)s.Tid,7} ", out w); n += w; }
-        if ((f & ScriptFields.Cpu) != 0 && s.Has(SampleType.Cpu)) { Utf8.TryWrite(b[n..], $"[{s.Cpu:000}] ", out w); n += w; }
+        if ((f & ScriptFields.Cpu) != 0 && s.Has(SampleType.Cpu)) { Utf8.TryWrite(b[n..], $"[{s.Cpu:D3}] ", out w); n += w; }
         if ((f & ScriptFields.Time) != 0 && s.Has(SampleType.Time))
         {
-            if (options.Nanoseconds) Utf8.TryWrite(b[n..], $"{s.Time / 1_000_000_000,5}.{s.Time % 1_000_000_000:000000000}: ", out w);
-            else Utf8.TryWrite(b[n..], $"{s.Time / 1_000_000_000,5}.{s.Time % 1_000_000_000 / 1000:000000}: ", out w);
+            if (options.Nanoseconds) Utf8.TryWrite(b[n..], $"{s.Time / 1_000_000_000,5}.{s.Time % 1_000_000_000:D9}: ", out w);
+            else Utf8.TryWrite(b[n..], $"{s.Time / 1_000_000_000,5}.{s.Time % 1_000_000_000 / 1000:D6}: ", out w);
             n += w;
         }
         if ((f & ScriptFields.Period) != 0) { Utf8.TryWrite(b[n..], $"{s.Period,10} ", out w); n += w; }
