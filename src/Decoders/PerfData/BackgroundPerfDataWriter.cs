@@ -19,6 +19,12 @@ namespace DotnetPtrace.Decoders.PerfData;
 public sealed class BackgroundPerfDataWriter : IDisposable
 {
     public const int DefaultCapacityInChunks = 64;
+    /// <summary>Bytes that may wait for the disk at once: AUX drains are megabytes each, so chunks alone are no bound.</summary>
+    public const long DefaultMaxQueuedBytes = 64L << 20;
+
+    private readonly long _maxQueuedBytes;
+    private readonly object _budgetGate = new();
+    private long _queuedBytes;
 
     /// <summary>
     /// Chunk buffers come from the writer's own pool, sized to the queue: one thread rents and another returns,
@@ -35,8 +41,11 @@ public sealed class BackgroundPerfDataWriter : IDisposable
     private readonly Thread _thread;
     private bool _finished;
 
-    public BackgroundPerfDataWriter(PerfDataWriter writer, IReadOnlyList<IRecordObserver> observers, int capacityInChunks = DefaultCapacityInChunks)
+    public BackgroundPerfDataWriter(PerfDataWriter writer, IReadOnlyList<IRecordObserver> observers, int capacityInChunks = DefaultCapacityInChunks,
+        long maxQueuedBytes = DefaultMaxQueuedBytes)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxQueuedBytes, 1);
+        _maxQueuedBytes = maxQueuedBytes;
         ArgumentNullException.ThrowIfNull(writer);
         ArgumentNullException.ThrowIfNull(observers);
         ArgumentOutOfRangeException.ThrowIfLessThan(capacityInChunks, 1);
@@ -65,17 +74,52 @@ public sealed class BackgroundPerfDataWriter : IDisposable
 
     public void ReturnBuffer(byte[] buffer) => _pool.Return(buffer);
 
-    /// <summary>Queues a chunk if there is room; on false the caller still owns the buffer.</summary>
+    /// <summary>Bytes posted and not yet written.</summary>
+    public long QueuedBytes => Interlocked.Read(ref _queuedBytes);
+
+    /// <summary>
+    /// Takes room for <paramref name="length"/> bytes in the byte budget, waiting for the writer if asked. A chunk
+    /// larger than the whole budget still goes through when nothing else is queued, so nothing can wait forever.
+    /// </summary>
+    private bool Reserve(int length, bool wait)
+    {
+        lock (_budgetGate)
+        {
+            while (_queuedBytes > 0 && _queuedBytes + length > _maxQueuedBytes)
+            {
+                if (!wait) return false;
+                Monitor.Wait(_budgetGate);
+            }
+            _queuedBytes += length;
+            return true;
+        }
+    }
+
+    private void Unreserve(int length)
+    {
+        lock (_budgetGate)
+        {
+            _queuedBytes -= length;
+            Monitor.PulseAll(_budgetGate);
+        }
+    }
+
+    /// <summary>Queues a chunk if there is room (in chunks and in bytes); on false the caller still owns the buffer.</summary>
     public bool TryPost(RecordChunk chunk)
     {
         Validate(chunk);
+        if (!Reserve(chunk.Length, wait: false)) return false;
         try
         {
             if (!_queue.TryAdd(chunk))
+            {
+                Unreserve(chunk.Length);
                 return false;
+            }
         }
         catch (InvalidOperationException)
         {
+            Unreserve(chunk.Length);
             return false;   // completed: the caller keeps the buffer
         }
         ChunksPosted++;
@@ -87,19 +131,22 @@ public sealed class BackgroundPerfDataWriter : IDisposable
     public void Post(RecordChunk chunk)
     {
         Validate(chunk);
+        bool waited = !Reserve(chunk.Length, wait: false) && Reserve(chunk.Length, wait: true);
         try
         {
             if (!_queue.TryAdd(chunk))
             {
                 _queue.Add(chunk);
-                PostsThatWaited++;
+                waited = true;
             }
         }
         catch (InvalidOperationException)
         {
+            Unreserve(chunk.Length);
             _pool.Return(chunk.Buffer);
             throw new InvalidOperationException("The writer is completed; no more records can be posted.");
         }
+        if (waited) PostsThatWaited++;
         ChunksPosted++;
     }
 
@@ -111,18 +158,15 @@ public sealed class BackgroundPerfDataWriter : IDisposable
             return;
         try
         {
-            // Full: wait off the caller's thread so an async caller is not blocked.
-            await Task.Run(() => _queue.Add(chunk, cancellationToken), cancellationToken).ConfigureAwait(false);
-            PostsThatWaited++;
+            // Full: wait off the caller's thread. Once started, Post owns the buffer (also when it throws because
+            // the writer completed); the token can only stop it from starting.
+            await Task.Run(() => Post(chunk), cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is InvalidOperationException or OperationCanceledException)
+        catch (OperationCanceledException)
         {
             _pool.Return(chunk.Buffer);
-            if (e is OperationCanceledException)
-                throw;
-            throw new InvalidOperationException("The writer is completed; no more records can be posted.");
+            throw;
         }
-        ChunksPosted++;
     }
 
     /// <summary>
@@ -176,24 +220,23 @@ public sealed class BackgroundPerfDataWriter : IDisposable
     {
         foreach (RecordChunk chunk in _queue.GetConsumingEnumerable())
         {
+            try
             {
-                try
+                if (WriterThreadError is null)
                 {
-                    if (WriterThreadError is null)
-                    {
-                        _writer.WriteData(chunk.Span);
-                        Observe(chunk.Span);
-                    }
+                    _writer.WriteData(chunk.Span);
+                    Observe(chunk.Span);
                 }
-                catch (Exception e)
-                {
-                    // Keep draining (and returning buffers) so the producer never blocks on a dead writer.
-                    WriterThreadError = e;
-                }
-                finally
-                {
-                    _pool.Return(chunk.Buffer);
-                }
+            }
+            catch (Exception e)
+            {
+                // Keep draining (and returning buffers) so the producer never blocks on a dead writer.
+                WriterThreadError = e;
+            }
+            finally
+            {
+                _pool.Return(chunk.Buffer);
+                Unreserve(chunk.Length);
             }
         }
     }
