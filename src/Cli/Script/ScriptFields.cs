@@ -17,7 +17,7 @@ public enum ScriptFields
     SymOff = 1 << 9,
     Dso = 1 << 10,
     Callchain = 1 << 11,
-    Default = Comm | Pid | Tid | Cpu | Time | Period | Event | Ip | Sym | Dso | Callchain,
+    Default = Comm | Tid | Cpu | Time | Period | Event | Ip | Sym | SymOff | Dso | Callchain,
 }
 
 public static class ScriptFieldList

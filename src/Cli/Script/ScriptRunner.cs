@@ -53,7 +53,15 @@ public sealed class ScriptRunner(ScriptOptions options)
         ScriptFields f = options.Fields;
         Span<byte> b = o.GetSpan();
         int n = 0, w;
-        if ((f & ScriptFields.Comm) != 0) { Utf8.TryWrite(b, $"{_symbols.Comm((int)s.Tid),16} ", out w); n += w; }
+        // perf pads comm to 16 columns except when a callchain follows on its own lines.
+        bool chain = (f & ScriptFields.Callchain) != 0 && s.Has(SampleType.Callchain) && s.Callchain.Length > 0
+            && (f & (ScriptFields.Ip | ScriptFields.Sym | ScriptFields.Dso)) != 0;
+        if ((f & ScriptFields.Comm) != 0)
+        {
+            if (chain) Utf8.TryWrite(b, $"{_symbols.Comm((int)s.Tid)} ", out w);
+            else Utf8.TryWrite(b, $"{_symbols.Comm((int)s.Tid),16} ", out w);
+            n += w;
+        }
         if ((f & (ScriptFields.Pid | ScriptFields.Tid)) == (ScriptFields.Pid | ScriptFields.Tid)) { Utf8.TryWrite(b[n..], $"{(int)s.Pid,7}/{(int)s.Tid,-7} ", out w); n += w; }
         else if ((f & ScriptFields.Pid) != 0) { Utf8.TryWrite(b[n..], $"{(int)s.Pid,7} ", out w); n += w; }
         else if ((f & ScriptFields.Tid) != 0) { Utf8.TryWrite(b[n..], $"{(int)s.Tid,7} ", out w); n += w; }

@@ -66,7 +66,17 @@ public sealed class SymbolResolver
     }
 
     /// <summary>The comm of a thread, or ":TID" like perf when no COMM was seen.</summary>
-    public string Comm(int tid) => _comms.TryGetValue(tid, out string? c) ? c : ":" + tid.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    /// <summary>
+    /// The thread's command name. Unknown threads are named as perf names them: tid 0 is the idle task "swapper",
+    /// others ":TID" (kept, so a busy unknown thread costs one string, not one per sample).
+    /// </summary>
+    public string Comm(int tid)
+    {
+        if (_comms.TryGetValue(tid, out string? c)) return c;
+        c = tid == 0 ? "swapper" : ":" + tid.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        _comms[tid] = c;
+        return c;
+    }
 
     public ResolvedSymbol Resolve(int pid, ulong ip, bool kernel)
     {

@@ -20,8 +20,10 @@ public sealed class SyntheticStreamTests
         var s = new Bytes();
         s.U64(0x32454c4946524550).U64(16);
         s.Raw(Record(PerfRecordType.HeaderAttr, [.. FutureAttr(), .. U64s(7)]));
-        s.Raw(Record(PerfRecordType.HeaderAttr, Ver0Attr()));
-        s.Raw(Record(PerfRecordType.IdIndex, U64s(1, 8, 1, 0, 0)));
+        s.Raw(Record(PerfRecordType.HeaderAttr, [.. Ver0Attr(), .. U64s(8)]));
+        // ID_INDEX idx is a cpu-map position, not an attr index: id 7 (attr 0) at idx 1 and id 8 (attr 1) at idx 0
+        // must stay with their attrs, as perf keeps them (reading idx as an attr index once put system-wide cpu 1 samples under dummy:HG).
+        s.Raw(Record(PerfRecordType.IdIndex, U64s(2, 7, 1, 1, 0, 8, 0, 0, 0)));
         AppendRecords(s);
         using var reader = PerfDataReader.Open(new MemoryStream(s.ToArray()), "synthetic");
         AssertRecords(reader);
@@ -89,7 +91,7 @@ public sealed class SyntheticStreamTests
         Assert.Equal([PerfRecordType.Sample, PerfRecordType.Sample, (PerfRecordType)99, (PerfRecordType)40000, PerfRecordType.Comm, PerfRecordType.FinishedRound],
                      records.Select(r => r.Type));
         Assert.Equal([true, true, false, false, true, true], records.Select(r => r.Known));
-        // Sample ids 7 and 8 name attrs 0 and 1 (8 only through ID_INDEX or the ids section); the COMM's trailer names 1.
+        // Sample ids 7 and 8 name attrs 0 and 1 (from HEADER_ATTR or the ids section, whatever ID_INDEX says); the COMM's trailer names 1.
         Assert.Equal([0, 1, 1], records.Where(r => r.Type is PerfRecordType.Sample or PerfRecordType.Comm).Select(r => r.Attr ?? -1));
         Assert.Equal(333UL, commTime);
         Assert.Equal(1, reader.UnknownTypeCounts[99]);

@@ -38,15 +38,6 @@ public sealed class AttrTable
         return info;
     }
 
-    public void AddId(ulong id, int attrIndex)
-    {
-        if ((uint)attrIndex < (uint)_attrs.Count)
-        {
-            _byId[id] = _attrs[attrIndex];
-            if (Array.IndexOf(_attrs[attrIndex].Ids, id) < 0) _attrs[attrIndex].Ids = [.. _attrs[attrIndex].Ids, id];
-        }
-    }
-
     /// <summary>The event of a record, or null when the file does not say (several events and no id).</summary>
     public EventAttrInfo? Resolve(PerfRecordType type, ReadOnlySpan<byte> record)
     {

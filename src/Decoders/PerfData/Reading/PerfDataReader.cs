@@ -334,15 +334,18 @@ public sealed class PerfDataReader : IDisposable
 
     private void AddIdIndex(ReadOnlySpan<byte> rec)
     {
+        // Entries are {id, idx, cpu, tid}: idx is the position in the event's cpu/thread map, not an attr index.
+        // perf looks each id up among the ids the attrs already listed (evlist__id2sid) and only learns where it was
+        // opened; an id no attr lists is an error there. So ID_INDEX never moves an id to another event here either.
         if (rec.Length < 16) return;
         ulong nr = U64(rec, 8);
         if (nr > (ulong)((rec.Length - 16) / 32)) nr = (ulong)((rec.Length - 16) / 32);
         for (int i = 0; i < (int)nr; i++)
-        {
-            int o = 16 + 32 * i;
-            Attrs.AddId(U64(rec, o), (int)Math.Min(U64(rec, o + 8), int.MaxValue));
-        }
+            if (Attrs.FindById(U64(rec, 16 + 32 * i)) is null) UnknownIndexIds++;
     }
+
+    /// <summary>Ids in ID_INDEX records that no attr lists (perf rejects such files; we read on).</summary>
+    public int UnknownIndexIds { get; private set; }
 
     private void ApplyEventUpdate(ReadOnlySpan<byte> rec)
     {
