@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Unicode;
@@ -96,18 +98,45 @@ public sealed class ScriptRunner(ScriptOptions options)
 
     private void WriteAddress(Utf8Output o, int pid, ulong ip, bool kernel, ScriptFields f)
     {
+        if ((f & ScriptFields.Ip) != 0) WriteHex16(o, ip);
+        if ((f & (ScriptFields.Sym | ScriptFields.Dso)) != 0) o.Write(SymbolText(pid, ip, kernel, f));
+    }
+
+    /// <summary>
+    /// " sym+0xoff (dso)" as UTF-8, cached per address: callchains repeat the same frames millions of times, and
+    /// resolving and transcoding each again was most of script's time. An entry is valid while the process's
+    /// mappings are unchanged (<see cref="SymbolResolver.MapGeneration"/>); kernel addresses never change.
+    /// </summary>
+    private byte[] SymbolText(int pid, ulong ip, bool kernel, ScriptFields f)
+    {
+        int key = kernel ? -1 : pid;
+        int generation = kernel ? 0 : _symbols.MapGeneration(pid);
+        if (_symbolText.TryGetValue((key, ip), out var cached) && cached.Generation == generation) return cached.Text;
+        if (_symbolText.Count >= MaxCachedSymbols) _symbolText.Clear();
         ResolvedSymbol sym = _symbols.Resolve(pid, ip, kernel);
-        Span<byte> b = o.GetSpan();
-        int n = 0, w;
-        if ((f & ScriptFields.Ip) != 0) { Utf8.TryWrite(b, $"{ip,16:x}", out w); n += w; }
-        o.Advance(n);
+        var text = new StringBuilder();
         if ((f & ScriptFields.Sym) != 0)
         {
-            o.Write(" "u8);
-            o.Write(sym.Name ?? SymbolResolver.Unknown);
-            if ((f & ScriptFields.SymOff) != 0 && sym.Name is not null) { b = o.GetSpan(); Utf8.TryWrite(b, $"+0x{sym.Offset:x}", out w); o.Advance(w); }
+            text.Append(' ').Append(sym.Name ?? SymbolResolver.Unknown);
+            if ((f & ScriptFields.SymOff) != 0 && sym.Name is not null) text.Append("+0x").Append(sym.Offset.ToString("x", CultureInfo.InvariantCulture));
         }
-        if ((f & ScriptFields.Dso) != 0) { o.Write(" ("u8); o.Write(sym.Dso); o.Write(")"u8); }
+        if ((f & ScriptFields.Dso) != 0) text.Append(" (").Append(sym.Dso).Append(')');
+        byte[] bytes = Encoding.UTF8.GetBytes(text.ToString());
+        _symbolText[(key, ip)] = (generation, bytes);
+        return bytes;
+    }
+
+    private const int MaxCachedSymbols = 1 << 20;
+    private readonly Dictionary<(int Pid, ulong Ip), (int Generation, byte[] Text)> _symbolText = [];
+
+    /// <summary>An address right-aligned in 16 columns of lowercase hex, as perf prints it ("%16lx").</summary>
+    private static void WriteHex16(Utf8Output o, ulong value)
+    {
+        Span<byte> b = o.GetSpan()[..16];
+        int digits = value == 0 ? 1 : (64 - System.Numerics.BitOperations.LeadingZeroCount(value) + 3) / 4;
+        b[..(16 - digits)].Fill((byte)' ');
+        for (int i = 15; i >= 16 - digits; i--, value >>= 4) b[i] = "0123456789abcdef"u8[(int)(value & 0xF)];
+        o.Advance(16);
     }
 
     private void WriteJson(Utf8JsonWriter j, Utf8Output o, EventAttrInfo attr, in PerfSample s)

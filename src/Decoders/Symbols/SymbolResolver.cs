@@ -30,6 +30,7 @@ public sealed class SymbolResolver
     private readonly Lazy<AddressSymbolTable?> _kallsyms;
     private readonly string _perfMapDirectory;
     private readonly Lazy<ElfSymbols?> _vdso;
+    private readonly Dictionary<int, int> _mapGenerations = [];
 
     /// <param name="vdsoImage">The vDSO's ELF bytes for [vdso] samples (this kernel's, read by the caller, since this
     /// layer makes no system calls); null leaves them [unknown].</param>
@@ -54,6 +55,7 @@ public sealed class SymbolResolver
                 int pid = I32(b, 8), ppid = I32(b, 12), tid = I32(b, 16), ptid = I32(b, 20);
                 if (_comms.TryGetValue(ptid, out string? comm)) _comms[tid] = comm;
                 if (pid != ppid && _processes.TryGetValue(ppid, out ProcessMaps? parent)) _processes[pid] = parent.Clone();
+                if (pid != ppid) BumpGeneration(pid);
                 break;
             }
             case PerfRecordType.Mmap when b.Length >= 41:
@@ -109,8 +111,17 @@ public sealed class SymbolResolver
     private static bool IsJit(string name) => name.StartsWith("//anon", StringComparison.Ordinal) || name.StartsWith("[anon", StringComparison.Ordinal)
         || name.StartsWith("/memfd:", StringComparison.Ordinal) || name.StartsWith("/tmp/perf-", StringComparison.Ordinal);
 
+    /// <summary>
+    /// A number that changes whenever <paramref name="pid"/>'s mappings change, so callers may cache what an address
+    /// resolved to and know when the answer could differ.
+    /// </summary>
+    public int MapGeneration(int pid) => _mapGenerations.GetValueOrDefault(pid);
+
+    private void BumpGeneration(int pid) => _mapGenerations[pid] = _mapGenerations.GetValueOrDefault(pid) + 1;
+
     private void AddMap(int pid, ulong start, ulong len, ulong pgoff, string name)
     {
+        BumpGeneration(pid);
         if (!_processes.TryGetValue(pid, out ProcessMaps? maps)) _processes[pid] = maps = new ProcessMaps();
         maps.Add(new Mapping(start, start + len, pgoff, name));
     }
