@@ -204,7 +204,21 @@ public sealed unsafe class DataRing : IDisposable
 
 /// <summary>The user page's time fields (uapi perf_event_mmap_page, cap_user_time_zero and cap_user_time_short).</summary>
 public readonly record struct TimeConversion(ushort TimeShift, uint TimeMult, ulong TimeZero, ulong TimeCycles, ulong TimeMask,
-    bool CapUserTimeZero, bool CapUserTimeShort);
+    bool CapUserTimeZero, bool CapUserTimeShort)
+{
+    /// <summary>
+    /// The TSC value at perf time <paramref name="perfTimeNs"/>: the inverse of time = zero + (tsc * mult) >> shift.
+    /// Used for AUXTRACE's reference, which perf fills with rdtsc at copy time and which its PT decoder needs non-zero
+    /// in timed mode (perf 6.1 crashes on 0); .NET has no rdtsc, so the clock is converted back instead.
+    /// </summary>
+    public ulong TscAt(ulong perfTimeNs)
+    {
+        if (!CapUserTimeZero || TimeMult == 0) return 0;
+        // time_zero may be "negative" (it is whatever makes the sum right), so the subtraction wraps as the kernel's.
+        UInt128 tsc = ((UInt128)unchecked(perfTimeNs - TimeZero) << TimeShift) / TimeMult;
+        return tsc > ulong.MaxValue ? ulong.MaxValue : (ulong)tsc;
+    }
+}
 
 /// <summary>Called once per record by <see cref="DataRing.ReadRecords{T}"/>; the span includes the header.</summary>
 public interface IRecordVisitor

@@ -128,7 +128,12 @@ public sealed class RecordRunner(RecordOptions options)
                 Console.Error.WriteLine("[ dotnet-ptrace record: recording; press Ctrl-C to stop ]");
 
             var sink = new WriterRingSink(background, session.Rings.Sum(r => (long)r.Size));
-            var auxSinks = session.AuxRings.Select((_, i) => new AuxtraceSink(background, idx: i, cpu: session.Rings[i].Cpu)).ToArray();
+            // perf stamps each AUXTRACE with rdtsc at copy time; its decoder starts timed decoding from it.
+            var timeConversion = session.Rings[0].ReadTimeConversion();
+            var auxSinks = session.AuxRings.Select((_, i) => new AuxtraceSink(background, idx: i, cpu: session.Rings[i].Cpu)
+            {
+                Reference = () => timeConversion.TscAt(Native.Clock.MonotonicNanoseconds()),
+            }).ToArray();
             var poller = new RingPoller(session, sink, FlushInterval)
             {
                 RoundCompleted = sink.CompleteRound,

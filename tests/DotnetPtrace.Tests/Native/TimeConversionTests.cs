@@ -36,4 +36,23 @@ public class TimeConversionTests
         }
         finally { File.Delete(file); }
     }
+
+    /// <summary>
+    /// TscAt inverts perf's tsc_to_perf_time (tools/perf/util/tsc.c: quot = tsc >> shift, rem = tsc & mask,
+    /// time = zero + quot * mult + (rem * mult >> shift)), here with the Skylake recording's values from
+    /// ../shared/testdata/README.md, whose time_zero is "negative".
+    /// </summary>
+    [Theory]
+    [InlineData(0x1234_5678_9abcUL)]
+    [InlineData(0x7_0000_0000_0001UL)]
+    [InlineData(18_300_000_000_000UL)]
+    public void TscAt_inverts_perfs_tsc_to_perf_time(ulong tsc)
+    {
+        var conversion = new TimeConversion(31, 1789569706, 18446744041015200657, 0, 0, CapUserTimeZero: true, CapUserTimeShort: false);
+        ulong quot = tsc >> 31, rem = tsc & ((1UL << 31) - 1);
+        ulong time = unchecked(conversion.TimeZero + quot * conversion.TimeMult + ((rem * conversion.TimeMult) >> 31));
+        // One nanosecond is about 1.2 ticks at this multiplier: the inverse lands within two ticks.
+        Assert.InRange((long)(conversion.TscAt(time) - tsc), -2, 2);
+        Assert.Equal(0UL, (conversion with { CapUserTimeZero = false }).TscAt(time));
+    }
 }
