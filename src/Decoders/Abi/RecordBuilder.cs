@@ -35,6 +35,24 @@ public sealed class RecordBuilder(SampleType sampleIdType)
         return r;
     }
 
+    /// <summary>PERF_RECORD_EXIT: the same body as FORK ({pid, ppid, tid, ptid, time}).</summary>
+    public byte[] Exit(uint pid, uint ppid, uint tid, uint ptid, ulong time, in SampleIdTrailer trailer)
+    {
+        var r = Start(PerfRecordType.Exit, 0, 24, out int o);
+        U32(r, ref o, pid); U32(r, ref o, ppid); U32(r, ref o, tid); U32(r, ref o, ptid); U64(r, ref o, time);
+        Finish(r, o, trailer);
+        return r;
+    }
+
+    /// <summary>PERF_RECORD_ITRACE_START: {pid, tid}; the kernel writes it when an AUX event starts on a task.</summary>
+    public byte[] ItraceStart(uint pid, uint tid, in SampleIdTrailer trailer)
+    {
+        var r = Start(PerfRecordType.ItraceStart, 0, 8, out int o);
+        U32(r, ref o, pid); U32(r, ref o, tid);
+        Finish(r, o, trailer);
+        return r;
+    }
+
     /// <summary>
     /// MMAP2. With a build-id the union after pgoff holds {u8 size, u8 pad[3], u8 build_id[20]} and misc has
     /// MMAP_BUILD_ID; otherwise it holds maj, min, ino, ino_generation.

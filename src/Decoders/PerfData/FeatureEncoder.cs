@@ -16,7 +16,8 @@ internal static class FeatureEncoder
 
     /// <summary>The payloads to write, in ascending feature-bit order (the order of the section table).</summary>
     public static List<(HeaderFeature Feature, byte[] Payload)> Encode(
-        PerfDataFeatures features, IReadOnlyList<EventAttrEntry> attrs, int attrSizeOnFile)
+        PerfDataFeatures features, IReadOnlyList<EventAttrEntry> attrs, int attrSizeOnFile,
+        IReadOnlyList<(ulong Offset, ulong Size)>? auxtraceIndex = null)
     {
         var result = new List<(HeaderFeature, byte[])>();
         void Add(HeaderFeature feature, Action<ArrayBufferWriter<byte>> write)
@@ -60,6 +61,16 @@ internal static class FeatureEncoder
         }
         if (attrs.Count > 0)
             Add(HeaderFeature.EventDesc, b => WriteEventDesc(b, attrs, attrSizeOnFile));
+        if (auxtraceIndex is { Count: > 0 })
+        {
+            // auxtrace_index__write: u64 nr, then {u64 file offset, u64 sz} per AUXTRACE record, sz being the
+            // record's header size (48), not header plus payload: perf 6.1 rejects the file otherwise.
+            Add(HeaderFeature.Auxtrace, b =>
+            {
+                WriteU64(b, (ulong)auxtraceIndex.Count);
+                foreach (var (offset, size) in auxtraceIndex) { WriteU64(b, offset); WriteU64(b, size); }
+            });
+        }
         return result;
     }
 

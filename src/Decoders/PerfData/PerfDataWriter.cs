@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using DotnetPtrace.Decoders.Abi;
 using Microsoft.Win32.SafeHandles;
 
 namespace DotnetPtrace.Decoders.PerfData;
@@ -134,6 +135,7 @@ public sealed class PerfDataWriter
         try
         {
             RandomAccess.Write(_handle, wholeRecords, DataOffset + DataSize);
+            IndexAuxtrace(wholeRecords, DataOffset + DataSize);
             DataSize += wholeRecords.Length;
         }
         catch (IOException e)
@@ -142,6 +144,31 @@ public sealed class PerfDataWriter
             // table written by Finish overwrites it.
             WriteError = e;
             DroppedBytes += wholeRecords.Length;
+        }
+    }
+
+    private readonly List<(ulong Offset, ulong Size)> _auxtraceIndex = [];
+
+    /// <summary>
+    /// Where each PERF_RECORD_AUXTRACE landed, for the AUXTRACE feature: with it perf queues every trace buffer
+    /// before it reads the events, so a PT decoder meets each buffer in time order with the sideband around it
+    /// (perf's auxtrace_index). Walks the chunk's record headers only; an AUXTRACE's payload follows its 48 bytes.
+    /// </summary>
+    private void IndexAuxtrace(ReadOnlySpan<byte> records, long fileOffset)
+    {
+        int pos = 0;
+        while (pos + PerfEventHeader.ByteSize <= records.Length)
+        {
+            var header = PerfEventHeader.Read(records[pos..]);
+            if (header.Size < PerfEventHeader.ByteSize) return;
+            long next = pos + header.Size;
+            if (header.Type == PerfRecordType.Auxtrace && header.Size >= 16 && pos + 16 <= records.Length)
+            {
+                _auxtraceIndex.Add(((ulong)(fileOffset + pos), header.Size));
+                next += (long)BinaryPrimitives.ReadUInt64LittleEndian(records[(pos + 8)..]);
+            }
+            if (next > records.Length) return;
+            pos = (int)next;
         }
     }
 
@@ -161,7 +188,7 @@ public sealed class PerfDataWriter
         long featureOffset = DataOffset + DataSize;
         try
         {
-            var payloads = FeatureEncoder.Encode(features, Attrs, AttrSizeOnFile);
+            var payloads = FeatureEncoder.Encode(features, Attrs, AttrSizeOnFile, _auxtraceIndex);
             byte[] block = BuildFeatureBlock(payloads, featureOffset);
             RandomAccess.Write(_handle, block, featureOffset);
             RandomAccess.SetLength(_handle, featureOffset + block.Length);

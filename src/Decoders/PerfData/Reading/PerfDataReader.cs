@@ -24,6 +24,10 @@ public sealed class PerfDataReader : IDisposable
     private long _truncatedDataEnd = -1;
     private readonly long[] _counts = new long[256];
     private readonly Dictionary<uint, long> _unknownCounts = [];
+    /// <summary>The file was written on a machine of the other byte order: every structure is swapped as it is read.</summary>
+    private bool _swap;
+    /// <summary>Where swapped records are built (a record must not be changed in the input window).</summary>
+    private byte[] _swapBuffer = [];
 
     public bool IsPipe { get; }
     public string Source { get; }
@@ -38,6 +42,8 @@ public sealed class PerfDataReader : IDisposable
     public List<ReadError> Warnings { get; } = [];
     /// <summary>Records of types this reader does not know, by type; they are returned raw, never fatal.</summary>
     public IReadOnlyDictionary<uint, long> UnknownTypeCounts => _unknownCounts;
+    /// <summary>True for a file written in the other byte order (big-endian here); records are returned converted.</summary>
+    public bool IsForeignByteOrder => _swap;
 
     private PerfDataReader(Stream stream, string source, bool isPipe, long dataStart, long dataEnd)
     {
@@ -73,16 +79,17 @@ public sealed class PerfDataReader : IDisposable
         if (got < 16)
             return Failed(stream, source, new ReadError(got, $"not a perf.data file: only {got} bytes"));
         ulong magic = BinaryPrimitives.ReadUInt64LittleEndian(head);
+        // A byte-swapped magic is a file from a machine of the other byte order (perf's needs_swap).
+        bool swap = magic != PerfFileHeader.Magic && BinaryPrimitives.ReverseEndianness(magic) == PerfFileHeader.Magic;
+        if (swap) ForeignByteOrder.FileHeader(head[..16]);
         ulong headerSize = BinaryPrimitives.ReadUInt64LittleEndian(head[8..]);
-        if (magic != PerfFileHeader.Magic)
+        if (!swap && magic != PerfFileHeader.Magic)
         {
-            string why = BinaryPrimitives.ReverseEndianness(magic) == PerfFileHeader.Magic
-                ? "big-endian perf.data (byte-swapped PERFILE2 magic) is not supported"
-                : magic == 0x454c4946_46524550 ? "PERFFILE (version 1) files are not supported" : "not a perf.data file (bad magic)";
+            string why = magic == 0x454c4946_46524550 ? "PERFFILE (version 1) files are not supported" : "not a perf.data file (bad magic)";
             return Failed(stream, source, new ReadError(0, why));
         }
         if (headerSize == 16)
-            return new PerfDataReader(stream, source, true, 16, long.MaxValue);
+            return new PerfDataReader(stream, source, true, 16, long.MaxValue) { _swap = swap };
         if (!stream.CanSeek)
             return Failed(stream, source, new ReadError(8, "a file-mode perf.data cannot be read from a pipe (record with -o - for pipes)"));
         if (headerSize < 72 + 8 || headerSize > PerfFileHeader.Size)
@@ -90,10 +97,11 @@ public sealed class PerfDataReader : IDisposable
         got += ReadFully(stream, head[16..(int)headerSize]);
         if (got < (int)headerSize)
             return Failed(stream, source, new ReadError(got, "truncated file header"));
-        return OpenFile(stream, source, head[..(int)headerSize]);
+        if (swap) ForeignByteOrder.FileHeader(head[16..(int)headerSize]);
+        return OpenFile(stream, source, head[..(int)headerSize], swap);
     }
 
-    private static PerfDataReader OpenFile(Stream stream, string source, ReadOnlySpan<byte> head)
+    private static PerfDataReader OpenFile(Stream stream, string source, ReadOnlySpan<byte> head, bool swap)
     {
         ulong attrSize = U64(head, 16);
         var attrs = new FileSection(U64(head, 24), U64(head, 32));
@@ -105,6 +113,7 @@ public sealed class PerfDataReader : IDisposable
         {
             AttrEntrySize = attrSize,
             DataSection = data,
+            _swap = swap,
         };
         if (data.Offset > (ulong)length)
         {
@@ -131,13 +140,15 @@ public sealed class PerfDataReader : IDisposable
         byte[] section = ReadAt((long)attrs.Offset, (int)attrs.Size);
         for (int o = 0; o + (int)attrSize <= section.Length; o += (int)attrSize)
         {
-            ReadOnlySpan<byte> entry = section.AsSpan(o, (int)attrSize);
+            Span<byte> entry = section.AsSpan(o, (int)attrSize);
+            if (_swap) { ForeignByteOrder.Attr(entry[..^16]); ForeignByteOrder.U64s(entry[^16..]); }
             ReadOnlySpan<byte> attr = entry[..^16];
             ulong idOff = U64(entry, entry.Length - 16), idSize = U64(entry, entry.Length - 8);
             ulong[] ids = [];
             if (idSize > 0 && idOff + idSize <= (ulong)length && idSize / 8 <= 1 << 20)
             {
                 byte[] raw = ReadAt((long)idOff, (int)idSize);
+                if (_swap) ForeignByteOrder.U64s(raw);
                 ids = new ulong[raw.Length / 8];
                 for (int i = 0; i < ids.Length; i++) ids[i] = U64(raw, i * 8);
             }
@@ -158,6 +169,7 @@ public sealed class PerfDataReader : IDisposable
             return;
         }
         byte[] table = ReadAt(tableOffset, 16 * set.Count);
+        if (_swap) ForeignByteOrder.U64s(table);
         for (int i = 0; i < set.Count; i++)
         {
             ulong off = U64(table, 16 * i), size = U64(table, 16 * i + 8);
@@ -167,6 +179,11 @@ public sealed class PerfDataReader : IDisposable
                 continue;
             }
             byte[] payload = size <= MaxFeatureBytes ? ReadAt((long)off, (int)size) : [];
+            if (_swap && !ForeignFeatures.TrySwap((HeaderFeature)set[i], payload))
+            {
+                Warnings.Add(new ReadError((long)off, $"header feature {set[i]} ({(HeaderFeature)set[i]}) left out: its layout is not converted from the file's foreign byte order"));
+                continue;
+            }
             Features.Add(new FeatureData((HeaderFeature)set[i], (long)off, payload));
         }
     }
@@ -217,12 +234,12 @@ public sealed class PerfDataReader : IDisposable
         if (_zstd is { PendingCount: >= PerfEventHeader.ByteSize } z)
         {
             ReadOnlySpan<byte> p = z.Pending;
-            var h = PerfEventHeader.Read(p);
+            var h = ReadHeader(p);
             if (h.Size < PerfEventHeader.ByteSize)
                 return Fail(_zstdSourceOffset, $"record of size {h.Size} at decompressed offset 0x{z.PendingOffset:x}");
             if (h.Size <= p.Length)
             {
-                ReadOnlySpan<byte> bytes = p[..h.Size];
+                ReadOnlySpan<byte> bytes = _swap ? Swapped(p[..h.Size]) : p[..h.Size];
                 long skip = 0;
                 if (h.Type == PerfRecordType.Auxtrace && h.Size >= 16)
                 {
@@ -248,12 +265,12 @@ public sealed class PerfDataReader : IDisposable
             _done = true;
             return false;
         }
-        var header = PerfEventHeader.Read(_window.Available);
+        var header = ReadHeader(_window.Available);
         if (header.Size < PerfEventHeader.ByteSize)
             return Fail(offset, $"record of type {(uint)header.Type} has size {header.Size} (less than its 8-byte header)");
         if (!_window.Ensure(header.Size))
             return Fail(offset, $"truncated {RecordTypeNames.Long(header.Type)}: {header.Size} bytes declared, {_window.AvailableCount} present");
-        ReadOnlySpan<byte> rec = _window.Available[..header.Size];
+        ReadOnlySpan<byte> rec = _swap ? Swapped(_window.Available[..header.Size]) : _window.Available[..header.Size];
         long auxOffset = -1, auxSize = 0;
         switch (header.Type)
         {
@@ -288,7 +305,13 @@ public sealed class PerfDataReader : IDisposable
             case PerfRecordType.HeaderFeature:
                 if (rec.Length >= 16)
                 {
-                    var f = new FeatureData((HeaderFeature)U64(rec, 8), offset, rec[16..].ToArray());
+                    byte[] payload = rec[16..].ToArray();
+                    if (_swap && !ForeignFeatures.TrySwap((HeaderFeature)U64(rec, 8), payload))
+                    {
+                        Warnings.Add(new ReadError(offset, $"header feature {U64(rec, 8)} left out: its layout is not converted from the file's foreign byte order"));
+                        break;
+                    }
+                    var f = new FeatureData((HeaderFeature)U64(rec, 8), offset, payload);
                     Features.Add(f);
                     if (f.Feature == HeaderFeature.EventDesc) ApplyEventDesc();
                 }
@@ -301,6 +324,26 @@ public sealed class PerfDataReader : IDisposable
         _window.Consume(header.Size);
         _pendingSkip = auxSize;
         return true;
+    }
+
+    private PerfEventHeader ReadHeader(ReadOnlySpan<byte> bytes)
+    {
+        if (!_swap) return PerfEventHeader.Read(bytes);
+        Span<byte> h = stackalloc byte[PerfEventHeader.ByteSize];
+        bytes[..PerfEventHeader.ByteSize].CopyTo(h);
+        ForeignByteOrder.Header(h);
+        return PerfEventHeader.Read(h);
+    }
+
+    /// <summary>A copy of the record in this machine's byte order (valid until the next read, like the window).</summary>
+    private ReadOnlySpan<byte> Swapped(ReadOnlySpan<byte> record)
+    {
+        if (_swapBuffer.Length < record.Length) _swapBuffer = new byte[Math.Max(record.Length, 2 * _swapBuffer.Length)];
+        Span<byte> copy = _swapBuffer.AsSpan(0, record.Length);
+        record.CopyTo(copy);
+        ForeignByteOrder.Header(copy);
+        ForeignByteOrder.Record(copy, Attrs);
+        return copy;
     }
 
     private PerfRecord Make(PerfEventHeader h, ReadOnlySpan<byte> bytes, long offset, long innerOffset, long auxOffset, long auxSize)
