@@ -58,11 +58,19 @@ public sealed class AddressSymbolTable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
         if (starts.Count == 0) return null;
-        starts.Sort((a, b) => a.Start.CompareTo(b.Start));
-        // kallsyms has no sizes: a symbol runs to the next one, as perf assumes.
-        var entries = new List<(ulong, ulong, string)>(starts.Count);
-        for (int i = 0; i < starts.Count; i++)
-            entries.Add((starts[i].Start, i + 1 < starts.Count ? Math.Max(starts[i + 1].Start, starts[i].Start + 1) : starts[i].Start + 4096, starts[i].Name));
+        // kallsyms has no sizes: a symbol runs to the next one, as perf assumes. Aliases share an address
+        // (memcpy, __memcpy, __pi_memcpy): perf sizes them first, so only the last listed gets a non-zero length,
+        // and its duplicate fixup then keeps that one. A stable sort keeps the file's order among aliases.
+        var sorted = starts.OrderBy(s => s.Start).ToList();
+        var unique = new List<(ulong Start, string Name)>(sorted.Count);
+        foreach (var s in sorted)
+        {
+            if (unique.Count > 0 && unique[^1].Start == s.Start) unique[^1] = s;
+            else unique.Add(s);
+        }
+        var entries = new List<(ulong, ulong, string)>(unique.Count);
+        for (int i = 0; i < unique.Count; i++)
+            entries.Add((unique[i].Start, i + 1 < unique.Count ? unique[i + 1].Start : unique[i].Start + 4096, unique[i].Name));
         return new AddressSymbolTable(entries);
     }
 

@@ -29,6 +29,8 @@ public sealed class ScriptDefaultTests(ITestOutputHelper log) : IDisposable
         string[] expected = Words(perf.Stdout), actual = Words(ours.Stdout);
         log.WriteLine(string.Join("\n", actual.Take(3)));
         Assert.NotEmpty(expected);
-        Assert.Equal(expected, actual);
+        int first = Enumerable.Range(0, Math.Min(expected.Length, actual.Length)).FirstOrDefault(i => expected[i] != actual[i], -1);
+        Assert.True(first < 0 && expected.Length == actual.Length,
+            first < 0 ? $"{expected.Length} lines from perf, {actual.Length} from us" : $"line {first}:\nperf: {expected[first]}\nours: {actual[first]}");
     }
 }
