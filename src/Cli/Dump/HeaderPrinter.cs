@@ -66,6 +66,9 @@ public static class HeaderPrinter
         /// <summary>ARCH: on s390 and aarch64 perf accepts socket ids above the CPU count.</summary>
         public string? Arch { get; } = Find(reader, HeaderFeature.Arch) is { } f && TextFeature.TryParse(HeaderFeature.Arch, f.Payload, out var a, out _) ? a.Value : null;
 
+        /// <summary>BPF_BTF: the type names BPF_PROG_INFO prints its functions with.</summary>
+        public BpfBtf? Btf { get; } = Find(reader, HeaderFeature.BpfBtf) is { } f && BpfBtf.TryParse(f.Payload, out var b, out _) ? b : null;
+
         private static FeatureData? Find(PerfDataReader reader, HeaderFeature feature) => reader.Features.FirstOrDefault(f => f.Feature == feature);
     }
 
@@ -98,7 +101,7 @@ public static class HeaderPrinter
             case HeaderFeature.MemTopology: Print<MemoryTopology>(sb, f, context, MemoryTopology.TryParse, v => v.Print(sb)); break;
             case HeaderFeature.ClockId: Print<ClockResolution>(sb, f, context, ClockResolution.TryParse, v => v.Print(sb)); break;
             case HeaderFeature.DirFormat: Print<DirectoryFormat>(sb, f, context, DirectoryFormat.TryParse, v => v.Print(sb)); break;
-            case HeaderFeature.BpfProgInfo: Print<BpfPrograms>(sb, f, context, BpfPrograms.TryParse, v => v.Print(sb)); break;
+            case HeaderFeature.BpfProgInfo: Print<BpfPrograms>(sb, f, context, BpfPrograms.TryParse, v => v.Print(sb, context.Btf)); break;
             case HeaderFeature.BpfBtf: Print<BpfBtf>(sb, f, context, BpfBtf.TryParse, v => v.Print(sb)); break;
             case HeaderFeature.Compressed: Print<CompressionInfo>(sb, f, context, CompressionInfo.TryParse, v => v.Print(sb)); break;
             case HeaderFeature.CpuPmuCaps: Print<PmuCapabilities>(sb, f, context, PmuCapabilities.TryParseCpu, v => v.Print(sb)); break;

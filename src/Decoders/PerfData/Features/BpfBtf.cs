@@ -4,8 +4,8 @@ using System.Text;
 
 namespace DotnetPtrace.Decoders.PerfData.Features;
 
-/// <summary>One BTF blob: its id and size.</summary>
-public readonly record struct BtfEntry(uint Id, uint Size);
+/// <summary>One BTF blob (type information of BPF programs): its id and bytes.</summary>
+public sealed record BtfEntry(uint Id, byte[] Data);
 
 /// <summary>BPF_BTF: u32 count, then per blob {u32 id, u32 data_size, data}.</summary>
 public sealed record BpfBtf(IReadOnlyList<BtfEntry> Entries)
@@ -19,8 +19,8 @@ public sealed record BpfBtf(IReadOnlyList<BtfEntry> Entries)
         {
             for (uint i = 0; i < count; i++)
             {
-                if (!c.U32(out uint id) || !c.U32(out uint size) || !c.Bytes(size, out _)) break;
-                entries.Add(new BtfEntry(id, size));
+                if (!c.U32(out uint id) || !c.U32(out uint size) || !c.Bytes(size, out ReadOnlySpan<byte> data)) break;
+                entries.Add(new BtfEntry(id, data.ToArray()));
             }
         }
         problem = c.Problem ?? default;
@@ -29,7 +29,10 @@ public sealed record BpfBtf(IReadOnlyList<BtfEntry> Entries)
         return true;
     }
 
-    /// <summary>perf keeps the blobs in a tree by id (a repeated id is dropped) and prints "# btf info of id N" in id order.</summary>
+    /// <summary>perf keeps the blobs in a tree by id, the first of a repeated id winning.</summary>
+    public BtfEntry? Find(uint id) => Entries.FirstOrDefault(e => e.Id == id);
+
+    /// <summary>"# btf info of id N" in id order.</summary>
     public void Print(StringBuilder sb)
     {
         foreach (uint id in Entries.Select(e => e.Id).Distinct().Order())
