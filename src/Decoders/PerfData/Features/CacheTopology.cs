@@ -17,7 +17,7 @@ public sealed record CacheTopology(IReadOnlyList<CacheLevel> Caches)
         var caches = new List<CacheLevel>();
         if (c.U32(out uint version))
         {
-            if (version != 1) { c.Fail($"unsupported version {version}"); }
+            if (version != 1) { c.FailAt(c.Position - 4, $"unsupported version {version}"); }
             else if (c.U32(out uint count))
             {
                 for (uint i = 0; i < count; i++)

@@ -16,7 +16,7 @@ public sealed record ClockData(uint ClockId, ulong WallClockNs, ulong ClockNs)
         var c = new FeatureCursor(payload);
         if (c.U32(out uint version))
         {
-            if (version != 1) c.Fail($"unsupported version {version}");
+            if (version != 1) c.FailAt(c.Position - 4, $"unsupported version {version}");
             else if (c.U32(out uint clockId) && c.U64(out ulong tod) && c.U64(out ulong clock)) value = new ClockData(clockId, tod, clock);
         }
         problem = c.Problem ?? default;

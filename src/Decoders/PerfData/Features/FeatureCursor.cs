@@ -27,6 +27,13 @@ public ref struct FeatureCursor
         return false;
     }
 
+    /// <summary>Records a problem with a value already read, at the position where that value starts.</summary>
+    public bool FailAt(int position, string reason)
+    {
+        Problem ??= new FeatureProblem(position, reason);
+        return false;
+    }
+
     public bool U32(out uint value)
     {
         value = 0;

@@ -21,7 +21,7 @@ public sealed record MemoryTopology(ulong BlockSize, IReadOnlyList<MemoryNode> N
         ulong blockSize = 0;
         if (c.U64(out ulong version))
         {
-            if (version != 1) c.Fail($"unsupported version {version}");
+            if (version != 1) c.FailAt(c.Position - 8, $"unsupported version {version}");
             else if (c.U64(out blockSize) && c.U64(out ulong count))
             {
                 for (ulong i = 0; i < count; i++)

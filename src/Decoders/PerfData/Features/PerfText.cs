@@ -19,6 +19,7 @@ public static class PerfText
     public static List<int>? ParseCpuList(string list)
     {
         var cpus = new List<int>();
+        var seen = new HashSet<int>();
         int i = 0;
         if (list.Length == 0) return [-1];
         while (i < list.Length && char.IsAsciiDigit(list[i]))
@@ -34,7 +35,7 @@ public static class PerfText
             if (end - start > 1 << 20) return null;   // perf would try to allocate it; no real machine has that many
             for (long c = start; c <= end; c++)
             {
-                if (cpus.Contains((int)c)) return null;
+                if (!seen.Add((int)c)) return null;
                 cpus.Add((int)c);
             }
             if (i < list.Length) i++;   // the comma
