@@ -18,7 +18,7 @@ public sealed class ScriptRunner(ScriptOptions options)
     private const ulong ContextKernel = unchecked((ulong)-128);
     private const ulong ContextUser = unchecked((ulong)-512);
 
-    private readonly SymbolResolver _symbols = new(vdsoImage: Native.VdsoImage.ReadOwn);
+    private readonly SymbolResolver _symbols = new(vdsoImage: Native.VdsoImage.ReadOwn, demangle: Native.CxxDemangler.Demangle);
 
     public int Run()
     {

@@ -31,11 +31,17 @@ public sealed class SymbolResolver
     private readonly string _perfMapDirectory;
     private readonly Lazy<ElfSymbols?> _vdso;
     private readonly Dictionary<int, int> _mapGenerations = [];
+    private readonly Func<string, string?>? _demangle;
+    private readonly Dictionary<string, string> _demangled = new(StringComparer.Ordinal);
 
     /// <param name="vdsoImage">The vDSO's ELF bytes for [vdso] samples (this kernel's, read by the caller, since this
     /// layer makes no system calls); null leaves them [unknown].</param>
-    public SymbolResolver(string perfMapDirectory = "/tmp", string kallsymsPath = "/proc/kallsyms", Func<byte[]?>? vdsoImage = null)
+    /// <param name="demangle">Turns a mangled C++ name into what perf prints (null: leave names as the ELF has them).
+    /// Applied to ELF symbols only, as perf does (JIT maps and the kernel are not demangled).</param>
+    public SymbolResolver(string perfMapDirectory = "/tmp", string kallsymsPath = "/proc/kallsyms", Func<byte[]?>? vdsoImage = null,
+        Func<string, string?>? demangle = null)
     {
+        _demangle = demangle;
         _perfMapDirectory = perfMapDirectory;
         _kallsyms = new(() => AddressSymbolTable.TryLoadKallsyms(kallsymsPath));
         _vdso = new(() => vdsoImage?.Invoke() is { } image ? ElfSymbols.TryParse(image) : null);
@@ -93,7 +99,7 @@ public sealed class SymbolResolver
             }
             ulong fileOffset = ip - map.Start + map.PgOff;
             if (Elf(map.Name) is { } elf && elf.FileOffsetToAddress(fileOffset) is { } addr && elf.TryFind(addr, out string name, out ulong off))
-                return new ResolvedSymbol(name, off, map.Name, fileOffset);
+                return new ResolvedSymbol(Demangled(name), off, map.Name, fileOffset);
             return new ResolvedSymbol(null, 0, map.Name, fileOffset);
         }
         if (PerfMap(pid) is { } table && table.TryFind(ip, out string n2, out ulong o2))
@@ -101,6 +107,13 @@ public sealed class SymbolResolver
         // perf attributes unmapped high addresses to the kernel, even in user-mode samples of old files.
         if (ip >= 0xffff_8000_0000_0000) return ResolveKernel(ip);
         return new ResolvedSymbol(null, 0, Unknown, ip);
+    }
+
+    private string Demangled(string name)
+    {
+        if (_demangle is null || !name.StartsWith("_Z", StringComparison.Ordinal)) return name;
+        if (!_demangled.TryGetValue(name, out string? d)) _demangled[name] = d = _demangle(name) ?? name;
+        return d;
     }
 
     private ResolvedSymbol ResolveKernel(ulong ip) =>
