@@ -127,7 +127,13 @@ internal static class SoftPtTestSupport
     }
 
     /// <summary>One decoded instruction (its time is null before the first timing packet) or event, as libipt printed it.</summary>
-    public sealed record LibiptResult(List<(ulong Ip, ulong? Time)> Instructions, List<string> Events, List<string> Errors);
+    public sealed record LibiptResult(List<LibiptInstruction> Instructions, List<string> Events, List<string> Errors);
+
+    /// <summary>An instruction as libipt decoded it: address, pt_insn_time (null before any timing), pt_insn_class.</summary>
+    public readonly record struct LibiptInstruction(ulong Ip, ulong? Time, int IClass)
+    {
+        public const int Return = 3, CondJump = 5, FarCall = 6;
+    }
 
     /// <summary>libipt's pt_insn decoder over <paramref name="pt"/> with the recorded code regions as its image.</summary>
     public static LibiptResult DecodeWithLibipt(Recorded run, byte[] pt, SoftPtOptions options, string name)
@@ -143,9 +149,11 @@ internal static class SoftPtTestSupport
         foreach (var (start, region) in run.Regions) args.AddRange(["--raw", $"{region}:0x{start:x}"]);
         args.Add(file);
         var r = PtTestSupport.Run(Libipt, args, TimeSpan.FromSeconds(120));
+        // SOFTPT_KEEP=DIR keeps the PT files there, to look at them with ptdump/ptxed.
+        if (Environment.GetEnvironmentVariable("SOFTPT_KEEP") is { Length: > 0 } keep) File.Copy(file, Path.Combine(keep, name + ".pt"), true);
         File.Delete(file);
         Assert.True(r.ExitCode == 0, $"libipt harness failed ({r.ExitCode}): {r.Stderr}");
-        var insns = new List<(ulong, ulong?)>();
+        var insns = new List<LibiptInstruction>();
         var events = new List<string>();
         var errors = new List<string>();
         foreach (string line in r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
@@ -156,7 +164,8 @@ internal static class SoftPtTestSupport
             else
             {
                 string[] f = line.Split(' ');
-                insns.Add((ulong.Parse(f[0], NumberStyles.HexNumber), f[1] == "-" ? null : ulong.Parse(f[1], NumberStyles.HexNumber)));
+                insns.Add(new LibiptInstruction(ulong.Parse(f[0], NumberStyles.HexNumber),
+                    f[1] == "-" ? null : ulong.Parse(f[1], NumberStyles.HexNumber), int.Parse(f[2], CultureInfo.InvariantCulture)));
             }
         }
         return new LibiptResult(insns, events, errors);

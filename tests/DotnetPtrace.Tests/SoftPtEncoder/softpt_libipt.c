@@ -1,6 +1,7 @@
 /* Test oracle: libipt's instruction flow decoder (pt_insn_*, Debian libipt 2.0.5) over a raw PT file, the way
- * ptxed drives it. Prints one line per instruction, "<ip> <time>" in hex (time from pt_insn_time, "-" before the
- * first timing packet), one line per event, "E <name> <ip>", every error as "ERR <offset> <ip> <message>" (then
+ * ptxed drives it. Prints one line per instruction, "<ip> <time> <iclass>" (ip and time in hex; time from
+ * pt_insn_time, "-" before the first timing packet; iclass as enum pt_insn_class), one line per event,
+ * "E <name> <ip>", every error as "ERR <offset> <ip> <message>" (then
  * resyncs at the next PSB, as ptxed does), and "END <instructions>" at the end.
  *   softpt_libipt [--cpu F/M] [--mtc-freq N] [--nom-freq N] [--ctc EAX/EBX] [--raw FILE:ADDRESS]... PTFILE
  */
@@ -128,9 +129,9 @@ int main(int argc, char **argv)
 				uint32_t lost_mtc = 0, lost_cyc = 0;
 				count++;
 				if (pt_insn_time(dec, &tsc, &lost_mtc, &lost_cyc) < 0)
-					printf("%" PRIx64 " -\n", insn.ip);
+					printf("%" PRIx64 " - %d\n", insn.ip, (int) insn.iclass);
 				else
-					printf("%" PRIx64 " %" PRIx64 "\n", insn.ip, tsc);
+					printf("%" PRIx64 " %" PRIx64 " %d\n", insn.ip, tsc, (int) insn.iclass);
 			}
 			if (status < 0) break;
 		}
