@@ -5,7 +5,8 @@ namespace DotnetPtrace.Decoders.SoftPt;
 /// <summary>What encoding one thread produced, for the closing note and for the perf.data composer.</summary>
 public sealed class SoftPtStatistics
 {
-    private readonly long[] _packets = new long[Enum.GetValues<PtPacketKind>().Max(k => (int)k) + 1];
+    private static readonly int KindCount = Enum.GetValues<PtPacketKind>().Max(k => (int)k) + 1;
+    private readonly long[] _packets = new long[KindCount];
 
     public int Tid { get; internal set; }
     /// <summary>Bytes of PT written.</summary>

@@ -51,6 +51,9 @@ internal static class SoftPtTestSupport
         // recursions really call and return), no CET (no endbr64 to keep the listing simple).
         Gcc(dir, "softpt_program", ["-O1", "-fno-optimize-sibling-calls", "-fno-inline", "-nostdlib", "-static", "-fno-pie", "-no-pie",
             "-fcf-protection=none", "softpt_program.c"]);
+        // The same, linked 512 MiB higher, to exec into without overlapping the first.
+        Gcc(dir, "softpt_program_high", ["-O1", "-fno-optimize-sibling-calls", "-fno-inline", "-nostdlib", "-static", "-fno-pie", "-no-pie",
+            "-fcf-protection=none", "-Wl,-Ttext-segment=0x20000000", "softpt_program.c"]);
         // A static glibc program: startup, stdio, qsort callbacks, setjmp/longjmp, signals, the vDSO.
         Gcc(dir, "softpt_libc", ["-O2", "-static", "softpt_libc.c"]);
         return dir;
@@ -136,7 +139,11 @@ internal static class SoftPtTestSupport
     }
 
     /// <summary>libipt's pt_insn decoder over <paramref name="pt"/> with the recorded code regions as its image.</summary>
-    public static LibiptResult DecodeWithLibipt(Recorded run, byte[] pt, SoftPtOptions options, string name)
+    public static LibiptResult DecodeWithLibipt(Recorded run, byte[] pt, SoftPtOptions options, string name) =>
+        DecodeWithLibipt(run.Regions, pt, options, name);
+
+    /// <summary>libipt's pt_insn decoder over <paramref name="pt"/> with <paramref name="regions"/> (code dumps at their addresses) as its image.</summary>
+    public static LibiptResult DecodeWithLibipt(IEnumerable<(ulong Start, string File)> regions, byte[] pt, SoftPtOptions options, string name)
     {
         string file = Path.Combine(ToolDir.Value, $"{name}-{Environment.CurrentManagedThreadId}.pt");
         File.WriteAllBytes(file, pt);
@@ -146,7 +153,7 @@ internal static class SoftPtTestSupport
             "--nom-freq", options.MaxNonTurboRatio.ToString(CultureInfo.InvariantCulture),
             "--ctc", $"{options.CtcRatioDenominator}/{options.CtcRatioNumerator}",
         };
-        foreach (var (start, region) in run.Regions) args.AddRange(["--raw", $"{region}:0x{start:x}"]);
+        foreach (var (start, region) in regions) args.AddRange(["--raw", $"{region}:0x{start:x}"]);
         args.Add(file);
         var r = PtTestSupport.Run(Libipt, args, TimeSpan.FromSeconds(120));
         // SOFTPT_KEEP=DIR keeps the PT files there, to look at them with ptdump/ptxed.
