@@ -16,6 +16,10 @@ namespace DotnetPtrace.Decoders.SoftPt;
 /// unless a RET went somewhere else than its call's next IP (longjmp, a rewritten return address, a signal frame),
 /// and there a TIP is what keeps every decoder right.
 /// </para>
+/// <para>
+/// The stacks live on across TIP.PGD/TIP.PGE (system calls, signals): neither decoder clears its stack there, and
+/// the SDM names only PSB as the point after which older CALLs no longer count.
+/// </para>
 /// </summary>
 internal sealed class ReturnCompression
 {

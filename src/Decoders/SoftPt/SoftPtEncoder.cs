@@ -64,6 +64,7 @@ public sealed class SoftPtEncoder
         AddressSpace space = FindSpace(recording, thread, thread.AddressSpaceId, -1);
         var cache = _classifier.CacheFor(space);
         bool started = false, enabled = false;
+        ulong lastTsc = 0;
 
         int j = 0;
         while (j < steps.Length)
@@ -85,6 +86,9 @@ public sealed class SoftPtEncoder
 
             ulong ip = entry;
             ulong tsc = _options.TscOf(clock.TimeOf(j));
+            if (tsc < lastTsc)
+                throw new InvalidDataException($"thread {thread.Tid}: time goes backwards at step {j} (time {clock.TimeOf(j)}, TSC 0x{tsc:x} after 0x{lastTsc:x})");
+            lastTsc = tsc;
             var insn = _classifier.Classify(space, cache, ip);
 
             // What follows: markers up to the next instruction.

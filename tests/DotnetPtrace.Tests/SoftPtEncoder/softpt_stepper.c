@@ -77,7 +77,7 @@ static int is_rep_string(pid_t pid, unsigned long ip)
 		errno = 0;
 		long w = ptrace(PTRACE_PEEKTEXT, pid, (void *) (ip + i), 0);
 		if (errno) return 0;
-		memcpy(b + i, &w, i + sizeof(long) <= 15 ? sizeof(long) : 15 - i);
+		memcpy(b + i, &w, i + sizeof(long) <= 15 ? sizeof(long) : (size_t) (15 - i));
 	}
 	int rep = 0, i = 0;
 	for (; i < 15; i++) {
@@ -111,7 +111,7 @@ int main(int argc, char **argv)
 	snprintf(path, sizeof path, "%s/steps.txt", argv[1]);
 	FILE *out = fopen(path, "w");
 	if (!out) die("steps.txt");
-	int inject = 0, at_handler_entry = 0;
+	int inject = 0;
 	unsigned long count = 0;
 	for (;;) {
 		struct user_regs_struct regs;
@@ -132,11 +132,7 @@ int main(int argc, char **argv)
 		}
 		int sig = WSTOPSIG(status);
 		if (ptrace(PTRACE_GETREGS, pid, 0, &regs) < 0) die("getregs");
-		if (injected && sig == SIGTRAP) {
-			at_handler_entry = 1; /* the stop at the handler's first instruction: nothing ran */
-			continue;
-		}
-		at_handler_entry = 0;
+		if (injected && sig == SIGTRAP) continue; /* the stop at the handler's first instruction: nothing ran */
 		if (sig == SIGTRAP) {
 			if (regs.rip == ip && is_rep_string(pid, ip)) continue; /* another iteration of the same instruction */
 			fprintf(out, "%lx\n", ip);
@@ -148,7 +144,6 @@ int main(int argc, char **argv)
 		fprintf(out, "S %d\n", sig);
 		inject = sig;
 	}
-	(void) at_handler_entry;
 	fclose(out);
 	fprintf(stderr, "%lu instructions\n", count);
 	return 0;
