@@ -35,7 +35,8 @@ public sealed record SoftPtFileSummary(long FileBytes, long TraceBytes, int Thre
 /// </summary>
 public static class SoftPtFile
 {
-    public const string DefaultCpuId = "GenuineIntel,6,94,3";
+    // Skylake-SP: a server model, so libipt applies no client-only erratum workaround (skl168) to our emulated stream.
+    public const string DefaultCpuId = "GenuineIntel,6,85,4";
     public const string EventName = "intel_pt/soft-pt/";
     public const string CpuDescMark = "dotnet-ptrace software Intel PT (ptrace single-step emulation, not hardware)";
 
