@@ -26,6 +26,12 @@ public sealed class ExecutionRecording
 
     /// <summary>The launched command's exit code, or 128+signal when a signal ended it.</summary>
     public int ExitCode { get; set; }
+
+    /// <summary>
+    /// True when the run was cut short (cancelled, or the step limit reached): the tracees were killed, and each
+    /// thread's log ends where it was stopped (its Exit marker says 137, SIGKILL).
+    /// </summary>
+    public bool Truncated { get; set; }
 }
 
 /// <summary>
@@ -184,4 +190,8 @@ public sealed record SidebandEvent
     public uint Minor { get; init; }
     public ulong Inode { get; init; }
     public int ExitCode { get; init; }
+    /// <summary>Mmap: the captured bytes (the object the address space held while this mapping was current).</summary>
+    public CodeRegion? Region { get; init; }
+    /// <summary>Exec: the new address space; Mmap: the space the region was added to; -1 for other kinds.</summary>
+    public int AddressSpaceId { get; init; } = -1;
 }

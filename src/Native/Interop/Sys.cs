@@ -70,5 +70,65 @@ internal static unsafe partial class Sys
     [LibraryImport(Libc, EntryPoint = "gettid")]
     public static partial int GetTid();
 
+    // ---- ptrace single-stepping (src/Native/SoftPt) ----
+
+    /// <summary>glibc's ptrace wrapper: for PEEK* requests it returns the word read (errno tells a -1 word from a failure).</summary>
+    [LibraryImport(Libc, EntryPoint = "ptrace", SetLastError = true)]
+    public static partial long Ptrace(long request, int pid, nint addr, nint data);
+
+    [LibraryImport(Libc, EntryPoint = "waitpid", SetLastError = true)]
+    public static partial int WaitPid(int pid, int* status, int options);
+
+    /// <summary>Returns 0 or an errno value (posix_spawn does not set errno).</summary>
+    [LibraryImport(Libc, EntryPoint = "posix_spawn")]
+    public static partial int PosixSpawn(int* pid, byte* path, void* fileActions, void* attributes, byte** argv, byte** envp);
+
+    [LibraryImport(Libc, EntryPoint = "posix_spawnattr_init")]
+    public static partial int PosixSpawnAttrInit(void* attributes);
+
+    [LibraryImport(Libc, EntryPoint = "posix_spawnattr_destroy")]
+    public static partial int PosixSpawnAttrDestroy(void* attributes);
+
+    [LibraryImport(Libc, EntryPoint = "posix_spawnattr_setflags")]
+    public static partial int PosixSpawnAttrSetFlags(void* attributes, short flags);
+
+    [LibraryImport(Libc, EntryPoint = "posix_spawnattr_setsigdefault")]
+    public static partial int PosixSpawnAttrSetSigDefault(void* attributes, void* signalSet);
+
+    [LibraryImport(Libc, EntryPoint = "posix_spawnattr_setsigmask")]
+    public static partial int PosixSpawnAttrSetSigMask(void* attributes, void* signalSet);
+
+    [LibraryImport(Libc, EntryPoint = "sigfillset")]
+    public static partial int SigFillSet(void* signalSet);
+
+    [LibraryImport(Libc, EntryPoint = "sigemptyset")]
+    public static partial int SigEmptySet(void* signalSet);
+
+    /// <summary>POSIX_SPAWN_SETSIGDEF and POSIX_SPAWN_SETSIGMASK (glibc).</summary>
+    public const short POSIX_SPAWN_SETSIGDEF = 0x04, POSIX_SPAWN_SETSIGMASK = 0x08;
+
+    /// <summary>Bytes to reserve for a posix_spawnattr_t (336 on glibc x86-64/arm64) and a sigset_t (128).</summary>
+    public const int PosixSpawnAttrSize = 512, SigSetSize = 128;
+
+    [LibraryImport(Libc, EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Open(string path, int flags);
+
+    [LibraryImport(Libc, EntryPoint = "pread", SetLastError = true)]
+    public static partial nint Pread(int fd, void* buffer, nuint count, long offset);
+
+    [LibraryImport(Libc, EntryPoint = "sched_yield")]
+    public static partial int SchedYield();
+
+    [LibraryImport(Libc, EntryPoint = "usleep")]
+    public static partial int USleep(uint microseconds);
+
+    /// <summary>sigaction with glibc's struct sigaction passed as raw bytes (see <see cref="SigactionSize"/>).</summary>
+    [LibraryImport(Libc, EntryPoint = "sigaction", SetLastError = true)]
+    public static partial int Sigaction(int signal, void* action, void* oldAction);
+
+    /// <summary>glibc x86-64 struct sigaction: handler (8), sa_mask (128), sa_flags (int, at 136), sa_restorer: 152 bytes.</summary>
+    public const int SigactionSize = 152, SigactionFlagsOffset = 136;
+    public const int SA_NOCLDSTOP = 1, SIGCHLD = 17;
+
     public static readonly void* MapFailed = (void*)-1;
 }

@@ -1,0 +1,57 @@
+using System.Runtime.ExceptionServices;
+using DotnetPtrace.Decoders.SoftPt;
+
+namespace DotnetPtrace.Native.SoftPt;
+
+/// <summary>
+/// Software Intel PT, ground-truth half: runs a command under ptrace and single-steps every user-mode instruction
+/// of every thread and child process from its execve on, recording what ran (<see cref="ExecutionRecording"/>).
+/// All ptrace calls happen on one dedicated thread, the one that seized the command (ptrace binds tracees to a
+/// tracer thread). It waits only for the tids it traces, never waitpid(-1), so exit statuses of other children of
+/// this process (System.Diagnostics.Process ones) are left alone.
+/// </summary>
+public static class SoftPtTracer
+{
+    /// <summary>
+    /// Traces <paramref name="command"/> to its end (or until cancelled, or <see cref="SoftPtTracerOptions.MaxSteps"/>:
+    /// the tracees are then killed and what was recorded is returned, marked Truncated). Throws
+    /// <see cref="CommandNotFoundException"/> when the command cannot run, <see cref="PerfException"/> when ptrace is refused.
+    /// </summary>
+    public static ExecutionRecording Run(IReadOnlyList<string> command, SoftPtTracerOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var session = Prepare(command, options, cancellationToken);
+        ExecutionRecording? result = null;
+        ExceptionDispatchInfo? error = null;
+        var thread = new Thread(() =>
+        {
+            try { result = session.Run(); }
+            catch (Exception e) { error = ExceptionDispatchInfo.Capture(e); }
+        }) { IsBackground = true, Name = "soft-pt tracer" };
+        thread.Start();
+        thread.Join();
+        error?.Throw();
+        return result!;
+    }
+
+    /// <summary><see cref="Run"/> on its dedicated thread, without blocking the caller.</summary>
+    public static Task<ExecutionRecording> RunAsync(IReadOnlyList<string> command, SoftPtTracerOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var session = Prepare(command, options, cancellationToken);
+        var done = new TaskCompletionSource<ExecutionRecording>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try { done.SetResult(session.Run()); }
+            catch (Exception e) { done.SetException(e); }
+        }) { IsBackground = true, Name = "soft-pt tracer" };
+        thread.Start();
+        return done.Task;
+    }
+
+    private static StepSession Prepare(IReadOnlyList<string> command, SoftPtTracerOptions? options, CancellationToken cancellationToken)
+    {
+        Ptrace.EnsureSupported();
+        if (command.Count == 0) throw new ArgumentException("empty command", nameof(command));
+        string path = CommandResolver.Resolve(command[0]);
+        return new StepSession(path, command, options ?? new SoftPtTracerOptions(), cancellationToken);
+    }
+}

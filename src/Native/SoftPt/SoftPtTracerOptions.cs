@@ -1,0 +1,17 @@
+namespace DotnetPtrace.Native.SoftPt;
+
+/// <summary>How <see cref="SoftPtTracer"/> starts the command and when it gives up.</summary>
+public sealed class SoftPtTracerOptions
+{
+    /// <summary>Variables added to (or replacing those of) this process's environment.</summary>
+    public IReadOnlyDictionary<string, string>? Environment { get; init; }
+    public string? WorkingDirectory { get; init; }
+    /// <summary>Files the command's stdin/stdout/stderr are redirected to (null: inherited from this process).</summary>
+    public string? StandardInputPath { get; init; }
+    public string? StandardOutputPath { get; init; }
+    public string? StandardErrorPath { get; init; }
+    /// <summary>Kill the tracees and return what was recorded after this many steps (the recording is then Truncated).</summary>
+    public long MaxSteps { get; init; } = long.MaxValue;
+    /// <summary>Steps a thread runs before the next ready thread gets a turn (only one tracee runs at a time).</summary>
+    public int Quantum { get; init; } = 1000;
+}
