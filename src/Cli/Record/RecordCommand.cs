@@ -32,6 +32,8 @@ public static class RecordCommand
         var verbose = new Option<int>("--verbose", "-v") { Description = "More diagnostics on stderr (repeat for more)", Arity = ArgumentArity.Zero };
         verbose.CustomParser = r => r.Tokens.Count;   // -v, -vv
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Only errors on stderr" };
+        var softPt = new Option<bool>("--soft-pt") { Description = "Software Intel PT: single-step the command with ptrace and write the trace Intel PT would give (slow, exact, for machines without PT); -e intel_pt/TERMS/ sets the packet options" };
+        var groundTruth = new Option<string?>("--ground-truth") { Description = "With --soft-pt: also write the executed addresses, per thread, one per line", HelpName = "FILE" };
         var command = new Argument<string[]>("command")
         {
             Description = "The command to launch and record, with its arguments (use -- before it when it has options)",
@@ -41,7 +43,7 @@ public static class RecordCommand
 
         var record = new Command("record", "Record events of a command, processes, threads or the whole system into a perf.data file")
         {
-            events, output, freq, count, callGraph, mmapPages, pid, tid, all, cpus, duration, verbose, quiet, command,
+            events, output, freq, count, callGraph, mmapPages, pid, tid, all, cpus, duration, verbose, quiet, softPt, groundTruth, command,
         };
 
         record.Validators.Add(r =>
@@ -51,6 +53,8 @@ public static class RecordCommand
             if (targets > 1) r.AddError("give one target: a command, -p PID, -t TID or -a");
             if (targets == 0 && r.GetValue(cpus) is null) r.AddError("nothing to record: give a command (after --), -p PID, -t TID or -a");
             if (r.GetValue(freq) is not null && r.GetValue(count) is not null) r.AddError("-F and -c are exclusive: sample by frequency or by period");
+            if (r.GetValue(softPt) && r.GetValue(command) is not { Length: > 0 }) r.AddError("--soft-pt traces a command it launches: give one after -- (it cannot attach with -p, -t or -a)");
+            if (r.GetValue(groundTruth) is not null && !r.GetValue(softPt)) r.AddError("--ground-truth needs --soft-pt");
         });
         freq.Validators.Add(r => { if (r.GetValueOrDefault<string?>() is { } v && v != "max" && (!ulong.TryParse(v, out ulong f) || f == 0)) r.AddError($"-F {v}: expected a frequency in Hz or 'max'"); });
         count.Validators.Add(r => { if (r.GetValueOrDefault<ulong?>() is 0) r.AddError("-c 0: the period must be at least 1"); });
@@ -79,9 +83,11 @@ public static class RecordCommand
                 Verbosity = r.GetValue(verbose),
                 Quiet = r.GetValue(quiet),
                 Command = r.GetValue(command) ?? [],
+                SoftPt = r.GetValue(softPt),
+                GroundTruth = r.GetValue(groundTruth),
                 OwnCommandLine = ["dotnet-ptrace", .. r.Tokens.Select(t => t.Value)],
             };
-            return new RecordRunner(options).RunAsync(ct);
+            return options.SoftPt ? new SoftPtRecordRunner(options).RunAsync(ct) : new RecordRunner(options).RunAsync(ct);
         });
         return record;
     }

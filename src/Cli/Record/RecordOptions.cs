@@ -19,6 +19,10 @@ public sealed record RecordOptions
     public int Verbosity { get; init; }
     public bool Quiet { get; init; }
     public IReadOnlyList<string> Command { get; init; } = [];
+    /// <summary>--soft-pt: single-step the command and encode it as Intel PT (software emulation).</summary>
+    public bool SoftPt { get; init; }
+    /// <summary>--ground-truth FILE (with --soft-pt): the executed addresses per thread, one per line.</summary>
+    public string? GroundTruth { get; init; }
     /// <summary>The command line we were started with, for the CMDLINE feature.</summary>
     public IReadOnlyList<string> OwnCommandLine { get; init; } = [];
 

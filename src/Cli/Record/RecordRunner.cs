@@ -303,7 +303,7 @@ public sealed class RecordRunner(RecordOptions options)
     }
 
     /// <summary>Fails before anything is opened or renamed when the output cannot be created.</summary>
-    private static void CheckOutputWritable(string path)
+    internal static void CheckOutputWritable(string path)
     {
         string dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
         if (!Directory.Exists(dir)) throw new UsageException($"cannot create {path}: directory {dir} does not exist");
@@ -313,7 +313,7 @@ public sealed class RecordRunner(RecordOptions options)
     }
 
     /// <summary>As perf does: an existing output is kept as FILE.old rather than overwritten.</summary>
-    private static void BackupExisting(string path)
+    internal static void BackupExisting(string path)
     {
         if (File.Exists(path) && new FileInfo(path).Length > 0) File.Move(path, path + ".old", overwrite: true);
     }

@@ -1,0 +1,157 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Globalization;
+using DotnetPtrace.Decoders.PerfData;
+using DotnetPtrace.Decoders.SoftPt;
+using DotnetPtrace.Native;
+using DotnetPtrace.Native.SoftPt;
+using Microsoft.Extensions.Logging;
+
+namespace DotnetPtrace.Cli.Record;
+
+/// <summary>
+/// `record --soft-pt`: software Intel PT for machines without it. The command is single-stepped under ptrace (every
+/// user-mode instruction of every thread), the execution is encoded as the packets Intel PT hardware would emit
+/// with the intel_pt terms given (`-e intel_pt/noretcomp,psb_period=0/`), and written as a perf.data that perf's
+/// and our PT decoders read. Slow (a few hundred thousand instructions a second) and exact; the file and the
+/// summary say it is an emulation.
+/// </summary>
+public sealed class SoftPtRecordRunner(RecordOptions options)
+{
+    public async Task<int> RunAsync(CancellationToken cancellation)
+    {
+        using var loggers = Logging.Create(options.Verbosity, options.Quiet);
+        var log = loggers.CreateLogger("record");
+        try
+        {
+            return await Task.Run(() => Run(log, cancellation), CancellationToken.None);
+        }
+        catch (UsageException e) { return Fail(e.Message, ReturnCode.UsageError); }
+        catch (CommandNotFoundException e) { return Fail(e.Message, e.ExitCode); }
+        catch (PerfException e) { return Fail(e.Message, ReturnCode.SessionError); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return Fail(e.Message, ReturnCode.RecordingError); }
+        catch (Exception e)
+        {
+            log.LogDebug(e, "unexpected failure");
+            return Fail($"internal error: {e.GetType().Name}: {e.Message}", ReturnCode.RecordingError);
+        }
+    }
+
+    private static int Fail(string message, int code)
+    {
+        Console.Error.WriteLine($"dotnet-ptrace record: {message}");
+        return code;
+    }
+
+    private int Run(ILogger log, CancellationToken cancellation)
+    {
+        if (options.Command.Count == 0) throw new UsageException("--soft-pt traces a command it launches: give one after --");
+        SoftPtOptions pt = SoftPtTerms.Parse(options.Events);
+        RecordRunner.CheckOutputWritable(options.Output);
+        var clock = Stopwatch.StartNew();
+        ExecutionRecording recording = SoftPtTracer.Run(options.Command, null, cancellation);
+        log.LogInformation("traced {Steps} steps in {Seconds:F2} s", recording.TotalSteps, recording.ElapsedSeconds);
+
+        // Encode each thread; the encoder classifies each distinct instruction once and reuses its buffers.
+        var encoder = new SoftPtEncoder(pt);
+        var traces = new List<ReadOnlyMemory<byte>>(recording.Threads.Count);
+        long instructions = 0;
+        foreach (ThreadExecution thread in recording.Threads)
+        {
+            var buffer = new ArrayBufferWriter<byte>(Math.Max(4096, thread.Steps.Count / 2));
+            SoftPtStatistics stats = encoder.Encode(recording, thread, buffer);
+            traces.Add(buffer.WrittenMemory);
+            instructions += stats.Instructions;
+        }
+        if (options.GroundTruth is { } truth) WriteGroundTruth(recording, truth);
+
+        RecordRunner.BackupExisting(options.Output);
+        FileStream file;
+        try { file = PerfDataWriter.CreateFile(options.Output); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new UsageException($"cannot create {options.Output}: {e.Message}"); }
+        var host = HostInfo.Collect();
+        SoftPtFileSummary summary;
+        using (file)
+        {
+            summary = SoftPtFile.Write(file, recording, traces, new SoftPtFileSettings
+            {
+                IntelPtConfig = pt.Config,
+                AuxtraceInfo = pt.ApplyTo(new IntelPtAuxtraceInfo()),
+                TscOf = pt.TscOf,
+                Cmdline = [.. options.OwnCommandLine],
+                Hostname = host.Hostname,
+                OsRelease = host.OsRelease,
+            });
+        }
+        if (!options.Quiet)
+        {
+            double seconds = Math.Max(recording.ElapsedSeconds, 1e-9);
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"[ dotnet-ptrace record: software Intel PT (ptrace single-step emulation, not hardware): {instructions:N0} instructions in {recording.Threads.Count} threads, {recording.TotalSteps / seconds:N0} steps/s ]"));
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"[ dotnet-ptrace record: Captured and wrote {summary.FileBytes / (1024.0 * 1024.0):F3} MB {options.Output} ({summary.TraceBytes / (1024.0 * 1024.0):F3} MB PT, {summary.SidebandRecords} sideband records; {clock.Elapsed.TotalSeconds:F1} s) ]"));
+        }
+        return recording.ExitCode;
+    }
+
+    /// <summary>Executed addresses per thread ("# pid P tid T", then one hex address a line); markers left out.</summary>
+    private static void WriteGroundTruth(ExecutionRecording recording, string path)
+    {
+        using var w = new StreamWriter(path);
+        foreach (ThreadExecution t in recording.Threads)
+        {
+            w.Write($"# pid {t.Pid} tid {t.Tid}\n");
+            foreach (ulong step in t.Steps.AsSpan())
+                if (!StepMarker.IsMarker(step)) w.Write($"{step:x}\n");
+        }
+    }
+}
+
+/// <summary>The intel_pt terms of `-e intel_pt/.../` as software-PT options (perf's spelling: a bare term means 1).</summary>
+public static class SoftPtTerms
+{
+    public static SoftPtOptions Parse(IReadOnlyList<string> events)
+    {
+        var o = new SoftPtOptions();
+        foreach (string e in events)
+        {
+            string text = e.Trim();
+            if (!text.StartsWith("intel_pt/", StringComparison.Ordinal))
+                throw new UsageException($"-e {e}: with --soft-pt the only event is intel_pt/TERMS/ (the software emulation of it)");
+            int end = text.LastIndexOf('/');
+            string terms = end > 8 ? text[9..end] : "";
+            string modifiers = end >= 0 ? text[(end + 1)..] : "";
+            if (modifiers.Length > 0 && modifiers != "u")
+                throw new UsageException($"-e {e}: software PT traces user mode only (':{modifiers}' asks for more)");
+            foreach (string term in terms.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                string[] kv = term.Split('=', 2);
+                string name = kv[0];
+                long value = 1;
+                if (kv.Length == 2 && !TryNumber(kv[1], out value))
+                    throw new UsageException($"-e {e}: '{term}': expected a number after '='");
+                bool on = value != 0;
+                o = name switch
+                {
+                    "pt" => o,
+                    "tsc" => o with { Tsc = on },
+                    "mtc" => o with { Mtc = on },
+                    "cyc" => o with { Cyc = on },
+                    "noretcomp" => o with { RetCompression = !on },
+                    "branch" => o with { Branch = on },
+                    "mtc_period" => o with { MtcPeriod = (int)value },
+                    "psb_period" => o with { PsbPeriod = (int)value },
+                    "cyc_thresh" or "pwr_evt" or "ptw" or "fup_on_ptw" => throw new UsageException($"-e {e}: '{name}' is not emulated by --soft-pt (it has nothing to record without hardware)"),
+                    _ => throw new UsageException($"-e {e}: unknown intel_pt term '{name}' (pt, tsc, mtc, mtc_period, cyc, noretcomp, branch, psb_period)"),
+                };
+            }
+        }
+        if (o.Validate() is { } error) throw new UsageException($"--soft-pt: {error}");
+        return o;
+    }
+
+    private static bool TryNumber(string text, out long value) =>
+        text.StartsWith("0x", StringComparison.OrdinalIgnoreCase)
+            ? long.TryParse(text[2..], NumberStyles.HexNumber, CultureInfo.InvariantCulture, out value)
+            : long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out value);
+}
