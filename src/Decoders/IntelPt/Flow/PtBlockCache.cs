@@ -18,6 +18,10 @@ internal struct PtRun
     public PtExecMode Mode;
     /// <summary>The last instruction is a branch or special instruction (else the run just continues).</summary>
     public bool EndsAtSpecial;
+    /// <summary>Index (in the same cache) of the run at the fall-through IP, once known; -1 before.</summary>
+    public int NextRun;
+    /// <summary>Index (in the same cache) of the run at the direct branch target, once known; -1 before.</summary>
+    public int TargetRun;
 
     public readonly ulong EndIp => Last.Ip;
 }
@@ -138,7 +142,7 @@ internal sealed class PtRunBuilder
         PtFlowError e = DecodeOne(image, section, ip, mode, cr3, out PtInsn insn, out _);
         if (e != PtFlowError.Ok) return e;
         int count = 0;
-        var run = new PtRun { Ip = ip, Mode = mode };
+        var run = new PtRun { Ip = ip, Mode = mode, NextRun = -1, TargetRun = -1 };
         while (true)
         {
             _lengths[count++] = insn.Size;

@@ -137,6 +137,7 @@ public ref struct PtBlockDecoder
         _lostCyc = _event.LostCyc;
         int r = FindTrigAnchor();
         if (r < 0) return r;
+        if (_evdec.TryNextBranch(ref _event)) return 0;
         _status = _evdec.Next(out _event);
         return 0;
     }
@@ -144,6 +145,11 @@ public ref struct PtBlockDecoder
     /// <summary>Events that give a TRIG anchor IP start counting instructions from there.</summary>
     private int FindTrigAnchor()
     {
+        if (_event.Type is PtEventType.Tnt or PtEventType.Tip && !_event.IpSuppressed)
+        {
+            SetTrigAnchor();
+            return 0;
+        }
         switch (_event.Type)
         {
             case PtEventType.ExecMode or PtEventType.Tsx or PtEventType.AsyncPaging or PtEventType.AsyncVmcs or PtEventType.Exstop
@@ -306,16 +312,14 @@ public ref struct PtBlockDecoder
 
     /// <summary>Makes the first <paramref name="count"/> instructions of a run the block.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private readonly void SetBlock(ref PtBlock block, PtBlockCache cache, in PtRun run, int count, in PtInsn last)
+    private readonly void SetBlock(ref PtBlock block, PtBlockCache cache, int idx, ulong ip, PtExecMode mode, int count)
     {
-        block.Ip = run.Ip;
-        block.EndIp = last.Ip;
+        block.Ip = ip;
         block.InstructionCount = count;
-        block.Mode = run.Mode;
-        block.Last = last;
-        block.Section = cache.Section;
-        block.LengthPool = cache.Lengths;
-        block.LengthStart = run.LengthStart;
+        block.Mode = mode;
+        block.Speculative = _speculative;
+        block.Cache = cache;
+        block.Run = idx;
     }
 
     private void CountInstructions(int n)
@@ -347,14 +351,14 @@ public ref struct PtBlockDecoder
                 {
                     // The target is inside the run: the block ends just before it.
                     last = new PtInsn(a, lengths[k], PtInsnClass.Other, PtInsnExt.None, false, 0);
-                    SetBlock(ref block, cache, run, k + 1, last);
+                    SetBlock(ref block, cache, idx, run.Ip, run.Mode, k + 1);
                     CountInstructions(k + 1);
                     _ip = target;
                     return 1;
                 }
                 a = next;
             }
-            SetBlock(ref block, cache, run, run.Count, run.Last);
+            SetBlock(ref block, cache, idx, run.Ip, run.Mode, run.Count);
             CountInstructions(run.Count);
             last = run.Last;
             LogCall(last);
@@ -379,7 +383,7 @@ public ref struct PtBlockDecoder
         if (idx < 0) return idx;
         ref PtRun run = ref cache!.Runs[idx];
         // Only the last instruction of a run can be a branch or special instruction.
-        SetBlock(ref block, cache, run, run.Count, run.Last);
+        SetBlock(ref block, cache, idx, run.Ip, run.Mode, run.Count);
         CountInstructions(run.Count);
         last = run.Last;
         LogCall(last);
@@ -408,7 +412,7 @@ public ref struct PtBlockDecoder
         if (idx < 0) return idx;
         ref PtRun run = ref cache!.Runs[idx];
         insn = run.Count == 1 ? run.Last : new PtInsn(run.Ip, cache.Lengths[run.LengthStart], PtInsnClass.Other, PtInsnExt.None, false, 0);
-        SetBlock(ref block, cache, run, 1, insn);
+        SetBlock(ref block, cache, idx, run.Ip, run.Mode, 1);
         CountInstructions(1);
         LogCall(insn);
         return 1;
@@ -434,7 +438,7 @@ public ref struct PtBlockDecoder
         int idx = GetRun(_ip, out PtBlockCache? cache);
         if (idx < 0) return idx;
         ref PtRun run = ref cache!.Runs[idx];
-        SetBlock(ref block, cache, run, run.Count, run.Last);
+        SetBlock(ref block, cache, idx, run.Ip, run.Mode, run.Count);
         CountInstructions(run.Count);
         if (!run.EndsAtSpecial)
         {
@@ -818,6 +822,143 @@ public ref struct PtBlockDecoder
         block.Mode = _mode;
         block.Speculative = _speculative;
         return Proceed(ref block);
+    }
+
+    /// <summary>
+    /// Decodes blocks and hands each non-empty one to <paramref name="sink"/> until an event is pending, the trace ends
+    /// or an error happens; returns that status as <see cref="Next"/> would after the last block, which is left in
+    /// <paramref name="block"/>. Equivalent to calling <see cref="Next"/> in a loop, but while only branch trace (TNT,
+    /// TIP) is current it stays in a tight loop that follows runs through their cached successors.
+    /// </summary>
+    public int NextBlocks<TSink>(ref TSink sink, ref PtFlowSummary summary, out PtBlock block) where TSink : IPtFlowSink
+    {
+        while (true)
+        {
+            int status;
+            if (_status == PtFlowError.Ok && _enabled && !_processInsn && _event.Type is PtEventType.Tnt or PtEventType.Tip)
+            {
+                status = RunBranchTrace(ref sink, ref summary, out block);
+                if (status < 0 || (status & (int)(PtFlowStatus.EventPending | PtFlowStatus.EndOfStream)) != 0) return status;
+                if (_event.Type is PtEventType.Tnt or PtEventType.Tip && _status == PtFlowError.Ok) continue;
+            }
+            status = Next(out block);
+            if (!block.IsEmpty)
+            {
+                summary.Instructions += block.InstructionCount;
+                summary.Blocks++;
+                sink.OnBlock(block);
+            }
+            if (status < 0 || (status & (int)(PtFlowStatus.EventPending | PtFlowStatus.EndOfStream)) != 0) return status;
+            // Tracing off with nothing pending cannot make progress here; let the caller decide.
+            if (!_enabled && block.IsEmpty) return status;
+        }
+    }
+
+    /// <summary>The tight loop of <see cref="NextBlocks"/>: runs, TNT bits and TIP targets, nothing else.</summary>
+    private int RunBranchTrace<TSink>(ref TSink sink, ref PtFlowSummary summary, out PtBlock result) where TSink : IPtFlowSink
+    {
+        PtBlock block = default;
+        PtBlockCache? cache = null;
+        int idx = -1;
+        long instructions = 0, blocks = 0;
+        // Links between runs bypass the section lookup, which is only safe when no section is address-space specific.
+        // A link always leads to a run of the same mode as the run it leaves, and the mode cannot change in here.
+        bool useLinks = !_image.HasAddressSpaces;
+        int r;
+        while (true)
+        {
+            if (idx < 0)
+            {
+                idx = GetRun(_ip, out cache);
+                if (idx < 0)
+                {
+                    block = default;
+                    block.Ip = _ip;
+                    block.Mode = _mode;
+                    block.Speculative = _speculative;
+                    r = idx;
+                    break;
+                }
+            }
+            ref PtRun run = ref cache!.Runs[idx];
+            block.Ip = run.Ip;
+            block.InstructionCount = run.Count;
+            block.Mode = run.Mode;
+            block.Speculative = _speculative;
+            block.Cache = cache;
+            block.Run = idx;
+            if (_hasIcnt) _icnt += (uint)run.Count;
+            instructions += run.Count;
+            blocks++;
+            sink.OnBlock(block);
+
+            if (!run.EndsAtSpecial)
+            {
+                _ip = run.Last.NextIp;
+                idx = useLinks ? (run.NextRun >= 0 ? run.NextRun : run.NextRun = Link(cache, _ip)) : -1;
+                continue;
+            }
+            r = ProceedPastFast(ref run);
+            if (r < 0) break;
+            if (!useLinks) idx = -1;
+            else if (_ip == run.Last.NextIp) idx = run.NextRun >= 0 ? run.NextRun : run.NextRun = Link(cache, _ip);
+            else if (run.Last.IsDirect && _ip == run.Last.Target) idx = run.TargetRun >= 0 ? run.TargetRun : run.TargetRun = Link(cache, _ip);
+            else idx = -1;
+            if (_event.Type == PtEventType.Tnt && _event.Small == 0)
+            {
+                // The TNT bits ran out: fetch what comes next.
+                r = FetchEvent();
+                if (r < 0) break;
+            }
+            if (_status == PtFlowError.Ok && (_event.Type == PtEventType.Tip || (_event.Type == PtEventType.Tnt && _event.Small != 0)))
+                continue;
+            // Something else is next: see whether it applies here.
+            r = ProceedTrailingEvent();
+            if (r != 0 || _status != PtFlowError.Ok || _event.Type is not (PtEventType.Tnt or PtEventType.Tip)) break;
+        }
+        summary.Instructions += instructions;
+        summary.Blocks += blocks;
+        result = block;
+        return r;
+    }
+
+    /// <summary>
+    /// <see cref="ProceedPast"/> for the branch-trace loop, with the common cases inline: conditional branches and
+    /// compressed returns from the TNT bits; the rest through the general path.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int ProceedPastFast(ref PtRun run)
+    {
+        switch (run.Last.Class)
+        {
+            case PtInsnClass.CondJump when _event.Type == PtEventType.Tnt:
+            {
+                int size = _event.Small - 1;
+                if (size < 0) return Fail(PtFlowError.Internal);
+                _event.Small = (byte)size;
+                _ip = ((_event.Payload >> size) & 1) != 0 ? run.Last.Target : run.Last.NextIp;
+                return 0;
+            }
+            case PtInsnClass.Return when _event.Type == PtEventType.Tnt:
+            {
+                int size = _event.Small - 1;
+                if (size < 0) return Fail(PtFlowError.Internal);
+                _event.Small = (byte)size;
+                _ip = run.Last.Ip;
+                if (((_event.Payload >> size) & 1) == 0) return Fail(PtFlowError.BadRetComp);
+                return _retstack.TryPop(out _ip) ? 0 : Fail(PtFlowError.RetStackEmpty);
+            }
+            default:
+                return ProceedPast(run.Last);
+        }
+    }
+
+    /// <summary>The run at <paramref name="ip"/> if it is in the same section (decoding it if needed), else -1.</summary>
+    private int Link(PtBlockCache cache, ulong ip)
+    {
+        if (!cache.Section.Contains(ip)) return -1;
+        int idx = GetRun(ip, out PtBlockCache? c);
+        return idx >= 0 && c == cache ? idx : -1;
     }
 
     private int Proceed(ref PtBlock block)

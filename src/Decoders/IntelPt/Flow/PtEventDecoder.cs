@@ -105,6 +105,45 @@ public ref struct PtEventDecoder
         return PtFlowError.Ok;
     }
 
+    /// <summary>
+    /// The fast path of <see cref="Next"/> for the events that dominate a trace: when the current packet is a TNT or a
+    /// plain TIP (no asynchronous branch waiting for it), makes exactly the event <see cref="Next"/> would, with the
+    /// same effect on the decoder. False when the general path is needed; nothing has changed then.
+    /// </summary>
+    internal bool TryNextBranch(ref PtEvent ev)
+    {
+        if (_event >= 0 || !_packetValid || !_enabled) return false;
+        if (_packet.Kind == PtPacketKind.Tip && _bound)
+        {
+            // The TIP was delivered; with nothing else bound to it, Next would move past it.
+            if (_evq.Pending(PtEventBinding.Tip)) return false;
+            _bound = false;
+            FetchPacket();
+            if (!_packetValid) return false;
+        }
+        switch (_packet.Kind)
+        {
+            case PtPacketKind.Tnt8 or PtPacketKind.Tnt64:
+                ev = default;
+                ev.Type = PtEventType.Tnt;
+                ev.Payload = _packet.Payload;
+                ev.Small = _packet.Sub;
+                EventTime(ref ev);
+                FetchPacket();
+                return true;
+            case PtPacketKind.Tip when !_bound && _evq.Find(PtEventBinding.Tip, PtEventType.AsyncBranch) < 0:
+                if (!_ip.Update(_packet.IpCompression, _packet.Payload)) return false;
+                ev = default;
+                ev.Type = PtEventType.Tip;
+                EventIp(ref ev, ref ev.Ip);
+                EventTime(ref ev);
+                _bound = true;
+                return true;
+            default:
+                return false;
+        }
+    }
+
     // ---- packets ----
 
     /// <summary>

@@ -91,13 +91,7 @@ public static class PtFlowSession
                     status = -(int)PtFlowError.EndOfStream;
                     break;
                 }
-                status = dec.Next(out block);
-                if (!block.IsEmpty)
-                {
-                    summary.Instructions += block.InstructionCount;
-                    summary.Blocks++;
-                    sink.OnBlock(block);
-                }
+                status = dec.NextBlocks(ref sink, ref summary, out block);
                 if (status < 0) break;
             }
             PtFlowError error = PtBlockDecoder.ErrorOf(status);
@@ -116,9 +110,10 @@ public static class PtFlowSession
     {
         if (block.IsEmpty) return block.Ip;
         if (error is PtFlowError.NoMap or PtFlowError.BadInstruction)
-            return block.Last.Class is PtInsnClass.CondJump or PtInsnClass.Call or PtInsnClass.Jump && block.Last.IsDirect
-                ? block.Last.Target
-                : block.Last.NextIp;
+        {
+            PtInsn last = block.Last;
+            return last.Class is PtInsnClass.CondJump or PtInsnClass.Call or PtInsnClass.Jump && last.IsDirect ? last.Target : last.NextIp;
+        }
         return block.EndIp;
     }
 }

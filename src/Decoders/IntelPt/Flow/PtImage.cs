@@ -69,6 +69,9 @@ public sealed class PtImage
 
     public int Count => _sections.Count + _byCr3.Values.Sum(l => l.Count);
 
+    /// <summary>Some sections belong to one address space only.</summary>
+    public bool HasAddressSpaces => _byCr3.Count > 0;
+
     public void Add(PtSection section)
     {
         ArgumentNullException.ThrowIfNull(section);

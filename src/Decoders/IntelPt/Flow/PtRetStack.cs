@@ -51,24 +51,44 @@ internal struct PtRetStack
 
 /// <summary>
 /// A block: instructions executed one after the other, from <see cref="Ip"/> to <see cref="EndIp"/>, with no branch
-/// between them (only the last may be one). <see cref="InstructionLengths"/> lists their sizes, so the instructions
-/// can be listed without decoding; the lengths are valid until the decoder's next call.
+/// between them (only the last may be one). It is a view of a decoded run in the section's cache, so the
+/// instructions can be listed (<see cref="InstructionLengths"/>, <see cref="Last"/>) without decoding; make it cheap to
+/// pass around, and valid as long as the image is.
 /// </summary>
 public struct PtBlock
 {
     public ulong Ip;
-    public ulong EndIp;
     public int InstructionCount;
     public PtExecMode Mode;
     public bool Speculative;
-    /// <summary>The last instruction: its class, size and direct target.</summary>
-    public PtInsn Last;
-    public PtSection? Section;
-    internal byte[]? LengthPool;
-    internal int LengthStart;
+    internal PtBlockCache? Cache;
+    internal int Run;
 
     public readonly bool IsEmpty => InstructionCount == 0;
 
+    /// <summary>The section the instructions are in (null for an empty block).</summary>
+    public readonly PtSection? Section => Cache?.Section;
+
+    /// <summary>The sizes of the instructions, in order.</summary>
     public readonly ReadOnlySpan<byte> InstructionLengths =>
-        LengthPool == null ? default : new ReadOnlySpan<byte>(LengthPool, LengthStart, InstructionCount);
+        Cache == null ? default : new ReadOnlySpan<byte>(Cache.Lengths, Cache.Runs[Run].LengthStart, InstructionCount);
+
+    /// <summary>The address of the last instruction.</summary>
+    public readonly ulong EndIp => Last.Ip;
+
+    /// <summary>The last instruction: its class, size and direct branch target.</summary>
+    public readonly PtInsn Last
+    {
+        get
+        {
+            if (Cache == null || InstructionCount == 0) return default;
+            ref PtRun run = ref Cache.Runs[Run];
+            if (InstructionCount == run.Count) return run.Last;
+            // A prefix of the run: its last instruction is a plain one.
+            ReadOnlySpan<byte> lengths = InstructionLengths;
+            ulong ip = Ip;
+            for (int i = 0; i < lengths.Length - 1; i++) ip += lengths[i];
+            return new PtInsn(ip, lengths[^1], PtInsnClass.Other, PtInsnExt.None, false, 0);
+        }
+    }
 }
