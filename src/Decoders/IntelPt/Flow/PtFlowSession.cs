@@ -68,6 +68,7 @@ public static class PtFlowSession
             }
             if (!first) summary.Gaps++;
             first = false;
+            int stalls = 0;
 
             while (true)
             {
@@ -91,8 +92,20 @@ public static class PtFlowSession
                     status = -(int)PtFlowError.EndOfStream;
                     break;
                 }
+                long before = summary.Instructions;
                 status = dec.NextBlocks(ref sink, ref summary, out block);
                 if (status < 0) break;
+                // Guard against a decoder state that makes no progress (libipt's loop has none; a hang is worse
+                // than an error): nothing decoded, nothing pending, not at the end.
+                if (summary.Instructions == before && (status & (int)(PtFlowStatus.EventPending | PtFlowStatus.EndOfStream)) == 0)
+                {
+                    if (++stalls > 3)
+                    {
+                        status = -(int)PtFlowError.Internal;
+                        break;
+                    }
+                }
+                else stalls = 0;
             }
             PtFlowError error = PtBlockDecoder.ErrorOf(status);
             if (error == PtFlowError.EndOfStream) break;
