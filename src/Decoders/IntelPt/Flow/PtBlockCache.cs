@@ -3,6 +3,22 @@ using Iced.Intel;
 
 namespace DotnetPtrace.Decoders.IntelPt.Flow;
 
+/// <summary>How the flow leaves a run: what its last instruction needs.</summary>
+internal enum PtRunEnd : byte
+{
+    /// <summary>Not a branch: on to the next instruction (the run was cut, or ends at a special instruction).</summary>
+    Next,
+    /// <summary>Jcc/LOOP/JCXZ: one TNT bit.</summary>
+    Cond,
+    /// <summary>Near return: a taken TNT bit (compressed) or a TIP.</summary>
+    Return,
+    DirectJump,
+    /// <summary>Direct near call: push the return address (unless it calls the next instruction), go to the target.</summary>
+    DirectCall,
+    /// <summary>Everything that needs a TIP: indirect jumps and calls, far transfers.</summary>
+    Indirect,
+}
+
 /// <summary>
 /// A run of instructions decoded once: from <see cref="Ip"/> straight on (no branch inside) to <see cref="EndIp"/>,
 /// whose instruction ends the run when it needs trace or is one an event binds to (<see cref="Last"/>). A run that
@@ -18,6 +34,7 @@ internal struct PtRun
     public PtExecMode Mode;
     /// <summary>The last instruction is a branch or special instruction (else the run just continues).</summary>
     public bool EndsAtSpecial;
+    public PtRunEnd End;
     /// <summary>Index (in the same cache) of the run at the fall-through IP, once known; -1 before.</summary>
     public int NextRun;
     /// <summary>Index (in the same cache) of the run at the direct branch target, once known; -1 before.</summary>
@@ -158,6 +175,15 @@ internal sealed class PtRunBuilder
             if (DecodeOne(image, section, next, mode, cr3, out insn, out _) != PtFlowError.Ok) break;
         }
         run.Count = count;
+        run.End = !run.EndsAtSpecial ? PtRunEnd.Next : insn.Class switch
+        {
+            PtInsnClass.CondJump => PtRunEnd.Cond,
+            PtInsnClass.Return => PtRunEnd.Return,
+            PtInsnClass.Jump when insn.IsDirect && insn.Ext != PtInsnExt.Jmpabs => PtRunEnd.DirectJump,
+            PtInsnClass.Call when insn.IsDirect => PtRunEnd.DirectCall,
+            PtInsnClass.Other or PtInsnClass.Ptwrite => PtRunEnd.Next,
+            _ => PtRunEnd.Indirect,
+        };
         index = section.Cache.Add(run, _lengths.AsSpan(0, count));
         return PtFlowError.Ok;
     }

@@ -135,8 +135,17 @@ public ref struct PtBlockDecoder
         _hasTsc = _event.HasTsc;
         _lostMtc = _event.LostMtc;
         _lostCyc = _event.LostCyc;
-        int r = FindTrigAnchor();
-        if (r < 0) return r;
+        if (_event.Type is PtEventType.Tnt or PtEventType.Tip && !_event.IpSuppressed)
+        {
+            // Branch trace is a TRIG anchor (the common case, kept inline).
+            _hasIcnt = true;
+            _icnt = 0;
+        }
+        else
+        {
+            int r = FindTrigAnchor();
+            if (r < 0) return r;
+        }
         if (_evdec.TryNextBranch(ref _event)) return 0;
         _status = _evdec.Next(out _event);
         return 0;
@@ -145,11 +154,6 @@ public ref struct PtBlockDecoder
     /// <summary>Events that give a TRIG anchor IP start counting instructions from there.</summary>
     private int FindTrigAnchor()
     {
-        if (_event.Type is PtEventType.Tnt or PtEventType.Tip && !_event.IpSuppressed)
-        {
-            SetTrigAnchor();
-            return 0;
-        }
         switch (_event.Type)
         {
             case PtEventType.ExecMode or PtEventType.Tsx or PtEventType.AsyncPaging or PtEventType.AsyncVmcs or PtEventType.Exstop
@@ -344,7 +348,9 @@ public ref struct PtBlockDecoder
             ref PtRun run = ref cache!.Runs[idx];
             ReadOnlySpan<byte> lengths = cache.Lengths.AsSpan(run.LengthStart, run.Count);
             ulong a = run.Ip;
-            for (int k = 0; k < run.Count - 1; k++)
+            // Look for the target among the run's instructions only if it lies inside the run.
+            int inside = target > run.Ip && target <= run.EndIp ? run.Count - 1 : 0;
+            for (int k = 0; k < inside; k++)
             {
                 ulong next = a + lengths[k];
                 if (next == target)
@@ -835,7 +841,8 @@ public ref struct PtBlockDecoder
         while (true)
         {
             int status;
-            if (_status == PtFlowError.Ok && _enabled && !_processInsn && _event.Type is PtEventType.Tnt or PtEventType.Tip)
+            if (_status == PtFlowError.Ok && _enabled && !_processInsn
+                && ((_event.Type == PtEventType.Tnt && _event.Small != 0) || _event.Type == PtEventType.Tip))
             {
                 status = RunBranchTrace(ref sink, ref summary, out block);
                 if (status < 0 || (status & (int)(PtFlowStatus.EventPending | PtFlowStatus.EndOfStream)) != 0) return status;
@@ -854,7 +861,10 @@ public ref struct PtBlockDecoder
         }
     }
 
-    /// <summary>The tight loop of <see cref="NextBlocks"/>: runs, TNT bits and TIP targets, nothing else.</summary>
+    /// <summary>
+    /// The tight loop of <see cref="NextBlocks"/>: runs, TNT bits and TIP targets, nothing else. The IP and the TNT
+    /// bits live in locals here and go back to the decoder's fields before anything else looks at them.
+    /// </summary>
     private int RunBranchTrace<TSink>(ref TSink sink, ref PtFlowSummary summary, out PtBlock result) where TSink : IPtFlowSink
     {
         PtBlock block = default;
@@ -864,18 +874,25 @@ public ref struct PtBlockDecoder
         // Links between runs bypass the section lookup, which is only safe when no section is address-space specific.
         // A link always leads to a run of the same mode as the run it leaves, and the mode cannot change in here.
         bool useLinks = !_image.HasAddressSpaces;
+        bool speculative = _speculative;
+        ulong ip = _ip;
+        uint counted = 0; // instructions since the last TRIG anchor update, added to _icnt when we leave
+        bool tnt = _event.Type == PtEventType.Tnt;
+        int left = _event.Small;
+        ulong bits = _event.Payload;
         int r;
         while (true)
         {
             if (idx < 0)
             {
-                idx = GetRun(_ip, out cache);
+                _ip = ip;
+                idx = GetRun(ip, out cache);
                 if (idx < 0)
                 {
                     block = default;
-                    block.Ip = _ip;
+                    block.Ip = ip;
                     block.Mode = _mode;
-                    block.Speculative = _speculative;
+                    block.Speculative = speculative;
                     r = idx;
                     break;
                 }
@@ -884,38 +901,102 @@ public ref struct PtBlockDecoder
             block.Ip = run.Ip;
             block.InstructionCount = run.Count;
             block.Mode = run.Mode;
-            block.Speculative = _speculative;
+            block.Speculative = speculative;
             block.Cache = cache;
             block.Run = idx;
-            if (_hasIcnt) _icnt += (uint)run.Count;
+            counted += (uint)run.Count;
             instructions += run.Count;
             blocks++;
             sink.OnBlock(block);
 
-            if (!run.EndsAtSpecial)
+            PtRunEnd kind = run.End;
+            if (kind == PtRunEnd.Next)
             {
-                _ip = run.Last.NextIp;
-                idx = useLinks ? (run.NextRun >= 0 ? run.NextRun : run.NextRun = Link(cache, _ip)) : -1;
+                ip = run.Last.NextIp;
+                idx = useLinks ? (run.NextRun >= 0 ? run.NextRun : run.NextRun = Link(cache, ip)) : -1;
                 continue;
             }
-            r = ProceedPastFast(ref run);
-            if (r < 0) break;
-            if (!useLinks) idx = -1;
-            else if (_ip == run.Last.NextIp) idx = run.NextRun >= 0 ? run.NextRun : run.NextRun = Link(cache, _ip);
-            else if (run.Last.IsDirect && _ip == run.Last.Target) idx = run.TargetRun >= 0 ? run.TargetRun : run.TargetRun = Link(cache, _ip);
-            else idx = -1;
-            if (_event.Type == PtEventType.Tnt && _event.Small == 0)
+            if (kind == PtRunEnd.DirectJump || kind == PtRunEnd.DirectCall)
             {
-                // The TNT bits ran out: fetch what comes next.
-                r = FetchEvent();
+                if (kind == PtRunEnd.DirectCall && run.Last.Target != run.Last.NextIp) _retstack.Push(run.Last.NextIp);
+                ip = run.Last.Target;
+                idx = useLinks ? (run.TargetRun >= 0 ? run.TargetRun : run.TargetRun = Link(cache, ip)) : -1;
+                continue;
+            }
+            if (tnt && kind == PtRunEnd.Cond)
+            {
+                left--;
+                // Written as selects, not branches: the bit is as unpredictable as the traced program's branch.
+                bool taken = ((bits >> left) & 1) != 0;
+                ip = taken ? run.Last.Target : run.Last.NextIp;
+                idx = taken ? run.TargetRun : run.NextRun;
+                if (idx < 0 && useLinks)
+                {
+                    idx = Link(cache, ip);
+                    if (taken) run.TargetRun = idx;
+                    else run.NextRun = idx;
+                }
+                if (!useLinks) idx = -1;
+                if (left != 0) continue;
+            }
+            else if (tnt && kind == PtRunEnd.Return)
+            {
+                // A compressed return: a taken bit, and the address from the return stack.
+                left--;
+                bool taken = ((bits >> left) & 1) != 0;
+                if (!taken || !_retstack.TryPop(out ulong target))
+                {
+                    ip = run.Last.Ip;
+                    r = Fail(taken ? PtFlowError.RetStackEmpty : PtFlowError.BadRetComp);
+                    break;
+                }
+                ip = target;
+                idx = -1;
+                if (left != 0) continue;
+            }
+            else
+            {
+                // Everything else through the general step, with the decoder's fields up to date.
+                _event.Small = (byte)left;
+                _ip = ip;
+                if (_hasIcnt) _icnt += counted;
+                counted = 0;
+                r = ProceedPastFast(ref run);
+                ip = _ip;
+                tnt = _event.Type == PtEventType.Tnt;
+                left = _event.Small;
                 if (r < 0) break;
+                if (!useLinks) idx = -1;
+                else if (ip == run.Last.NextIp) idx = run.NextRun >= 0 ? run.NextRun : run.NextRun = Link(cache, ip);
+                else if (run.Last.IsDirect && ip == run.Last.Target) idx = run.TargetRun >= 0 ? run.TargetRun : run.TargetRun = Link(cache, ip);
+                else idx = -1;
+                tnt = _event.Type == PtEventType.Tnt;
+                left = _event.Small;
+                bits = _event.Payload;
+                if (_status == PtFlowError.Ok && (_event.Type == PtEventType.Tip || (tnt && left != 0))) continue;
+                if (!(tnt && left == 0))
+                {
+                    if (!Leave(out r, ref tnt, ref left, ref bits)) break;
+                    continue;
+                }
             }
-            if (_status == PtFlowError.Ok && (_event.Type == PtEventType.Tip || (_event.Type == PtEventType.Tnt && _event.Small != 0)))
-                continue;
-            // Something else is next: see whether it applies here.
-            r = ProceedTrailingEvent();
-            if (r != 0 || _status != PtFlowError.Ok || _event.Type is not (PtEventType.Tnt or PtEventType.Tip)) break;
+
+            // The TNT bits ran out: fetch what comes next.
+            _event.Small = 0;
+            _ip = ip;
+            if (_hasIcnt) _icnt += counted;
+            counted = 0;
+            r = FetchEvent();
+            if (r < 0) break;
+            tnt = _event.Type == PtEventType.Tnt;
+            left = _event.Small;
+            bits = _event.Payload;
+            if (_status == PtFlowError.Ok && (tnt || _event.Type == PtEventType.Tip)) continue;
+            if (!Leave(out r, ref tnt, ref left, ref bits)) break;
         }
+        _ip = ip;
+        if (tnt && _event.Type == PtEventType.Tnt) _event.Small = (byte)left;
+        if (_hasIcnt) _icnt += counted;
         summary.Instructions += instructions;
         summary.Blocks += blocks;
         result = block;
@@ -923,31 +1004,35 @@ public ref struct PtBlockDecoder
     }
 
     /// <summary>
-    /// <see cref="ProceedPast"/> for the branch-trace loop, with the common cases inline: conditional branches and
-    /// compressed returns from the TNT bits; the rest through the general path.
+    /// Something other than branch trace is current: see whether it applies here. True when branch trace is current
+    /// again (the loop goes on, with the TNT state reloaded); else <paramref name="status"/> is what to return.
+    /// </summary>
+    private bool Leave(out int status, ref bool tnt, ref int left, ref ulong bits)
+    {
+        status = ProceedTrailingEvent();
+        tnt = _event.Type == PtEventType.Tnt;
+        left = _event.Small;
+        bits = _event.Payload;
+        return status == 0 && _status == PtFlowError.Ok && (tnt || _event.Type == PtEventType.Tip);
+    }
+
+    /// <summary>
+    /// <see cref="ProceedPast"/> for the branch-trace loop, with indirect branches and their TIP inline; the rest
+    /// through the general path.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int ProceedPastFast(ref PtRun run)
     {
         switch (run.Last.Class)
         {
-            case PtInsnClass.CondJump when _event.Type == PtEventType.Tnt:
-            {
-                int size = _event.Small - 1;
-                if (size < 0) return Fail(PtFlowError.Internal);
-                _event.Small = (byte)size;
-                _ip = ((_event.Payload >> size) & 1) != 0 ? run.Last.Target : run.Last.NextIp;
-                return 0;
-            }
-            case PtInsnClass.Return when _event.Type == PtEventType.Tnt:
-            {
-                int size = _event.Small - 1;
-                if (size < 0) return Fail(PtFlowError.Internal);
-                _event.Small = (byte)size;
+            case PtInsnClass.Return or PtInsnClass.Jump or PtInsnClass.Call or PtInsnClass.FarCall or PtInsnClass.FarReturn
+                or PtInsnClass.FarJump or PtInsnClass.Indirect when !run.Last.IsDirect && _event.Type == PtEventType.Tip:
+                // An indirect branch or uncompressed return and its TIP.
+                LogCall(run.Last);
                 _ip = run.Last.Ip;
-                if (((_event.Payload >> size) & 1) == 0) return Fail(PtFlowError.BadRetComp);
-                return _retstack.TryPop(out _ip) ? 0 : Fail(PtFlowError.RetStackEmpty);
-            }
+                if (_event.IpSuppressed) return Fail(PtFlowError.BadPacket);
+                _ip = _event.Ip;
+                return FetchEvent();
             default:
                 return ProceedPast(run.Last);
         }

@@ -112,10 +112,10 @@ public ref struct PtEventDecoder
     /// </summary>
     internal bool TryNextBranch(ref PtEvent ev)
     {
-        if (_event >= 0 || !_packetValid || !_enabled) return false;
-        if (_packet.Kind == PtPacketKind.Tip && _bound)
+        if (_event >= 0 || !_packetValid) return false;
+        if (_packet.Kind is PtPacketKind.Tip or PtPacketKind.TipPge && _bound && _enabled)
         {
-            // The TIP was delivered; with nothing else bound to it, Next would move past it.
+            // The TIP (or TIP.PGE) was delivered; with nothing else bound to it, Next would move past it.
             if (_evq.Pending(PtEventBinding.Tip)) return false;
             _bound = false;
             FetchPacket();
@@ -123,7 +123,7 @@ public ref struct PtEventDecoder
         }
         switch (_packet.Kind)
         {
-            case PtPacketKind.Tnt8 or PtPacketKind.Tnt64:
+            case PtPacketKind.Tnt8 or PtPacketKind.Tnt64 when _enabled:
                 ev = default;
                 ev.Type = PtEventType.Tnt;
                 ev.Payload = _packet.Payload;
@@ -131,13 +131,31 @@ public ref struct PtEventDecoder
                 EventTime(ref ev);
                 FetchPacket();
                 return true;
-            case PtPacketKind.Tip when !_bound && _evq.Find(PtEventBinding.Tip, PtEventType.AsyncBranch) < 0:
+            case PtPacketKind.Tip when _enabled && !_bound && _evq.Find(PtEventBinding.Tip, PtEventType.AsyncBranch) < 0:
                 if (!_ip.Update(_packet.IpCompression, _packet.Payload)) return false;
                 ev = default;
                 ev.Type = PtEventType.Tip;
                 EventIp(ref ev, ref ev.Ip);
                 EventTime(ref ev);
                 _bound = true;
+                return true;
+            case PtPacketKind.TipPge when !_bound:
+                if (!_ip.Update(_packet.IpCompression, _packet.Payload)) return false;
+                ev = default;
+                ev.Type = PtEventType.Enabled;
+                EventIp(ref ev, ref ev.Ip);
+                _enabled = true;
+                _bound = true;
+                EventTime(ref ev);
+                return true;
+            case PtPacketKind.TipPgd when !_bound && !_evq.Pending(PtEventBinding.Tip):
+                if (!_ip.Update(_packet.IpCompression, _packet.Payload)) return false;
+                ev = default;
+                ev.Type = PtEventType.Disabled;
+                EventIp(ref ev, ref ev.Ip);
+                EventTime(ref ev);
+                _enabled = false;
+                FetchPacket();
                 return true;
             default:
                 return false;

@@ -41,12 +41,24 @@ public struct PtxedTextSink(IBufferWriter<byte> output) : IPtFlowSink
         }
     }
 
+    // Two hex digits per byte value, little-endian in a ushort: one table load per byte of the address.
+    private static readonly ushort[] HexPairs = BuildHexPairs();
+
+    private static ushort[] BuildHexPairs()
+    {
+        var t = new ushort[256];
+        for (int i = 0; i < 256; i++) t[i] = (ushort)(HexDigits[i >> 4] | (HexDigits[i & 0xf] << 8));
+        return t;
+    }
+
     private static void WriteHex16(Span<byte> dest, ulong value)
     {
-        for (int i = 15; i >= 0; i--)
+        ref byte d = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(dest[..16]);
+        ushort[] pairs = HexPairs;
+        for (int i = 14; i >= 0; i -= 2)
         {
-            dest[i] = HexDigits[(int)(value & 0xf)];
-            value >>= 4;
+            System.Runtime.CompilerServices.Unsafe.WriteUnaligned(ref System.Runtime.CompilerServices.Unsafe.Add(ref d, i), pairs[(int)(value & 0xff)]);
+            value >>= 8;
         }
     }
 
