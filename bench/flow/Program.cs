@@ -20,6 +20,16 @@ if (args.Length >= 2 && args[0] == "loop")
     while (sw.ElapsedMilliseconds < 20000) Blocks(t, img, cfg);
     return 0;
 }
+if (args.Length >= 2 && args[0] == "kinds")
+{
+    byte[] t = File.ReadAllBytes(Path.Combine(args[1], "trace.pt"));
+    var img = new PtImage();
+    PtImageLoader.AddMemoryDump(img, Path.Combine(args[1], "pages.dump"), Path.Combine(args[1], "pages.addr"));
+    var ks = new KindSink();
+    PtFlowSession.Decode(t, img, PtFlowConfig.ForCpu(6, 94), ref ks);
+    foreach (var kv in ks.Counts.OrderByDescending(k => k.Value)) Console.WriteLine($"{kv.Key} {kv.Value}");
+    return 0;
+}
 if (args.Length >= 2 && args[0] == "events")
 {
     byte[] t = File.ReadAllBytes(Path.Combine(args[1], "trace.pt"));
@@ -175,4 +185,18 @@ sealed class StreamBufferWriter(Stream stream) : IBufferWriter<byte>
         if (_used > 0) stream.Write(_buffer, 0, _used);
         _used = 0;
     }
+}
+
+sealed class KindSink : IPtFlowSink
+{
+    public Dictionary<string, long> Counts = new();
+    public void OnBlock(in PtBlock block)
+    {
+        var l = block.Last;
+        string k = l.Class + (l.IsDirect ? "-direct" : "") + (block.InstructionCount == 1 ? "-single" : "");
+        Counts[k] = Counts.GetValueOrDefault(k) + 1;
+    }
+    public void OnEvent(in PtEvent ev, long offset) { }
+    public void OnError(PtFlowErrorKind kind, long offset, ulong ip, PtFlowError error) { }
+    public void OnEndOfTrace() { }
 }

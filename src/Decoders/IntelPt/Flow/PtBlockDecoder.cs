@@ -918,7 +918,8 @@ public ref struct PtBlockDecoder
             }
             if (kind == PtRunEnd.DirectJump || kind == PtRunEnd.DirectCall)
             {
-                if (kind == PtRunEnd.DirectCall && run.Last.Target != run.Last.NextIp) _retstack.Push(run.Last.NextIp);
+                // The call's run goes with its return address: the return will find the run after the call from it.
+                if (kind == PtRunEnd.DirectCall && run.Last.Target != run.Last.NextIp) _retstack.Push(run.Last.NextIp, useLinks ? idx : -1);
                 ip = run.Last.Target;
                 idx = useLinks ? (run.TargetRun >= 0 ? run.TargetRun : run.TargetRun = Link(cache, ip)) : -1;
                 continue;
@@ -944,7 +945,7 @@ public ref struct PtBlockDecoder
                 // A compressed return: a taken bit, and the address from the return stack.
                 left--;
                 bool taken = ((bits >> left) & 1) != 0;
-                if (!taken || !_retstack.TryPop(out ulong target))
+                if (!taken || !_retstack.TryPop(out ulong target, out int call))
                 {
                     ip = run.Last.Ip;
                     r = Fail(taken ? PtFlowError.RetStackEmpty : PtFlowError.BadRetComp);
@@ -952,6 +953,13 @@ public ref struct PtBlockDecoder
                 }
                 ip = target;
                 idx = -1;
+                // The run after the call, if the call was one of this cache's runs (checked: same cache, mode, address).
+                if ((uint)call < (uint)cache.RunCount)
+                {
+                    ref PtRun caller = ref cache.Runs[call];
+                    if (caller.Last.NextIp == target && caller.Mode == run.Mode)
+                        idx = caller.NextRun >= 0 ? caller.NextRun : caller.NextRun = Link(cache, target);
+                }
                 if (left != 0) continue;
             }
             else
@@ -981,13 +989,22 @@ public ref struct PtBlockDecoder
                 }
             }
 
-            // The TNT bits ran out: fetch what comes next.
+            // The TNT bits ran out: fetch what comes next. Usually another TNT: FetchEvent's work, inline.
             _event.Small = 0;
             _ip = ip;
-            if (_hasIcnt) _icnt += counted;
             counted = 0;
-            r = FetchEvent();
-            if (r < 0) break;
+            _tsc = _event.Tsc;
+            _hasTsc = _event.HasTsc;
+            _lostMtc = _event.LostMtc;
+            _lostCyc = _event.LostCyc;
+            SetTrigAnchor();
+            if (_evdec.TryNextTnt(ref _event))
+            {
+                left = _event.Small;
+                bits = _event.Payload;
+                continue;
+            }
+            if (!_evdec.TryNextBranch(ref _event)) _status = _evdec.Next(out _event);
             tnt = _event.Type == PtEventType.Tnt;
             left = _event.Small;
             bits = _event.Payload;

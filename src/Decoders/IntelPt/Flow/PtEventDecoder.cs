@@ -29,15 +29,19 @@ public ref struct PtEventDecoder
     private int _event;
     private bool _enabled, _bound, _modeExecValid;
     private bool _iflag, _csd, _csl;
-    private PtLastIp _ip;
+    private LastIp _ip;
     private PtTimeTracker _time;
     private PtEventQueue _evq;
+    // The PSB we last synchronised at (libipt's decoder->sync). Kept here rather than in the packet decoder, which
+    // is repositioned past runs of PAD with SyncSet.
+    private int _syncOffset;
 
     public PtEventDecoder(ReadOnlySpan<byte> trace, PtFlowConfig config)
     {
         _pkt = new PtPacketDecoder(trace);
         _config = config;
         _event = -1;
+        _syncOffset = -1;
         Reset();
     }
 
@@ -47,7 +51,7 @@ public ref struct PtEventDecoder
     public readonly long Offset => Math.Max(0, _pkt.Offset - _packetSize);
 
     /// <summary>Offset of the PSB this decoder last synchronised at.</summary>
-    public readonly long SyncOffset => _pkt.SyncOffset;
+    public readonly long SyncOffset => _syncOffset;
 
     /// <summary>The packet decoder's position: after the current packet.</summary>
     internal readonly int PacketPosition => _pkt.Offset;
@@ -68,7 +72,13 @@ public ref struct PtEventDecoder
     public PtFlowError SyncForward()
     {
         Reset();
-        if (_pkt.SyncForward() != PtStatus.Ok) return PtFlowError.EndOfStream;
+        // As libipt's pt_pkt_sync_forward: from the current position (past the PSB we sit on), searching from up to
+        // 15 bytes back so a PSB partly swallowed by a bad packet is still found.
+        int pos = Math.Max(_pkt.Offset, 0);
+        if (pos == _syncOffset) pos += PtSync.PsbSize;
+        int psb = PtSync.Forward(_pkt.Buffer, pos - Math.Min(pos, PtSync.PsbSize - 1));
+        if (psb < 0 || _pkt.SyncSet(psb) != PtStatus.Ok) return PtFlowError.EndOfStream;
+        _syncOffset = psb;
         return Start();
     }
 
@@ -78,6 +88,7 @@ public ref struct PtEventDecoder
         Reset();
         PtStatus s = _pkt.SyncAtPsb(offset);
         if (s != PtStatus.Ok) return s == PtStatus.NoSync ? PtFlowError.NoSync : PtFlowError.EndOfStream;
+        _syncOffset = offset;
         return Start();
     }
 
@@ -110,6 +121,22 @@ public ref struct PtEventDecoder
     /// plain TIP (no asynchronous branch waiting for it), makes exactly the event <see cref="Next"/> would, with the
     /// same effect on the decoder. False when the general path is needed; nothing has changed then.
     /// </summary>
+    /// <summary>
+    /// The fastest case of <see cref="TryNextBranch"/>: <paramref name="ev"/> is a used-up TNT event and the current
+    /// packet is another TNT; only the bits and the time change.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool TryNextTnt(ref PtEvent ev)
+    {
+        if (_event >= 0 || !_packetValid || !_enabled || _packet.Kind is not (PtPacketKind.Tnt8 or PtPacketKind.Tnt64)) return false;
+        ev.Payload = _packet.Payload;
+        ev.Small = _packet.Sub;
+        ev.HasTsc = false;
+        EventTime(ref ev);
+        FetchPacket();
+        return true;
+    }
+
     internal bool TryNextBranch(ref PtEvent ev)
     {
         if (_event >= 0 || !_packetValid) return false;
@@ -124,10 +151,12 @@ public ref struct PtEventDecoder
         switch (_packet.Kind)
         {
             case PtPacketKind.Tnt8 or PtPacketKind.Tnt64 when _enabled:
-                ev = default;
+                // After a TNT, only its own fields differ (the rest is the same cleared event).
+                if (ev.Type != PtEventType.Tnt || ev.Bits != 0 || ev.IpSuppressed || ev.StatusUpdate) ev = default;
                 ev.Type = PtEventType.Tnt;
                 ev.Payload = _packet.Payload;
                 ev.Small = _packet.Sub;
+                ev.HasTsc = false;
                 EventTime(ref ev);
                 FetchPacket();
                 return true;
@@ -159,6 +188,39 @@ public ref struct PtEventDecoder
                 return true;
             default:
                 return false;
+        }
+    }
+
+    /// <summary>
+    /// The last IP (SDM "IP compression") as libipt's pt_last_ip keeps it: the same arithmetic as
+    /// <see cref="PtLastIp"/>, inlined here because every TIP, FUP and TIP.PGE/PGD goes through it.
+    /// </summary>
+    private struct LastIp
+    {
+        public ulong Ip;
+        public bool HasIp;
+        public bool Suppressed;
+
+        public void Reset() => this = default;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public bool Update(PtIpCompression ipc, ulong payload)
+        {
+            switch (ipc)
+            {
+                case PtIpCompression.Suppressed:
+                    Suppressed = true;
+                    return true;
+                case PtIpCompression.Update16: Ip = (Ip & ~0xffffUL) | (payload & 0xffff); break;
+                case PtIpCompression.Update32: Ip = (Ip & ~0xffff_ffffUL) | (payload & 0xffff_ffff); break;
+                case PtIpCompression.Update48: Ip = (Ip & ~0xffff_ffff_ffffUL) | (payload & 0xffff_ffff_ffff); break;
+                case PtIpCompression.SignExtend48: Ip = (ulong)((long)(payload << 16) >> 16); break;
+                case PtIpCompression.Full: Ip = payload; break;
+                default: return false;
+            }
+            HasIp = true;
+            Suppressed = false;
+            return true;
         }
     }
 
@@ -194,6 +256,14 @@ public ref struct PtEventDecoder
     {
         while (true)
         {
+            // Runs of PAD (a third of some traces) are skipped at once rather than decoded one by one.
+            int pos = _pkt.Offset;
+            ReadOnlySpan<byte> buf = _pkt.Buffer;
+            if ((uint)pos < (uint)buf.Length && buf[pos] == 0)
+            {
+                int run = buf[pos..].IndexOfAnyExcept((byte)0);
+                _pkt.SyncSet(run < 0 ? buf.Length : pos + run);
+            }
             PtFlowError e = NextPacket(ref _pkt, out _packet);
             if (e != PtFlowError.Ok)
             {

@@ -16,7 +16,15 @@ internal struct PtRetStack
         private ulong _first;
     }
 
+    [InlineArray(Depth + 1)]
+    private struct Hints
+    {
+        private int _first;
+    }
+
     private Entries _stack;
+    // For the block decoder's fast loop: the cached run of the call that pushed the entry, or -1.
+    private Hints _hints;
     private byte _top, _bottom;
 
     public void Clear() => _top = _bottom = 0;
@@ -24,27 +32,33 @@ internal struct PtRetStack
     public readonly bool IsEmpty => _top == _bottom;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Push(ulong ip)
+    public void Push(ulong ip, int hint = -1)
     {
         int top = _top;
         _stack[top] = ip;
+        _hints[top] = hint;
         top = top == Depth ? 0 : top + 1;
         if (top == _bottom) _bottom = (byte)(_bottom == Depth ? 0 : _bottom + 1);
         _top = (byte)top;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool TryPop(out ulong ip)
+    public bool TryPop(out ulong ip) => TryPop(out ip, out _);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryPop(out ulong ip, out int hint)
     {
         int top = _top;
         if (top == _bottom)
         {
             ip = 0;
+            hint = -1;
             return false;
         }
         top = top == 0 ? Depth : top - 1;
         _top = (byte)top;
         ip = _stack[top];
+        hint = _hints[top];
         return true;
     }
 }
