@@ -4,13 +4,15 @@
 // counts only) and with every instruction printed in ptxed's text to /dev/null.
 //   dotnet run -c Release --project bench/flow -- [PT-REAL-DIR] [MIB] [F/M]
 //   dotnet run -c Release --project bench/flow -- text DIR [F/M]      (ptxed text of one trace, to stdout)
+//   dotnet run -c Release --project bench/flow -- profile DIR         (blocks for 20 s, to profile)
 using System.Buffers;
 using System.Diagnostics;
 using DotnetPtrace.Decoders.IntelPt.Flow;
 
 string repo = FindRepo();
 if (args.Length >= 2 && args[0] == "text") return Text(args[1], args.Length > 2 ? args[2] : "6/94");
-if (args.Length >= 2 && args[0] == "loop")
+// profile DIR: decode blocks for 20 s (for perf record with DOTNET_PerfMapEnabled=1)
+if (args.Length >= 2 && args[0] == "profile")
 {
     byte[] t = File.ReadAllBytes(Path.Combine(args[1], "trace.pt"));
     var cfg = PtFlowConfig.ForCpu(6, 94);
@@ -20,32 +22,6 @@ if (args.Length >= 2 && args[0] == "loop")
     while (sw.ElapsedMilliseconds < 20000) Blocks(t, img, cfg);
     return 0;
 }
-if (args.Length >= 2 && args[0] == "kinds")
-{
-    byte[] t = File.ReadAllBytes(Path.Combine(args[1], "trace.pt"));
-    var img = new PtImage();
-    PtImageLoader.AddMemoryDump(img, Path.Combine(args[1], "pages.dump"), Path.Combine(args[1], "pages.addr"));
-    var ks = new KindSink();
-    PtFlowSession.Decode(t, img, PtFlowConfig.ForCpu(6, 94), ref ks);
-    foreach (var kv in ks.Counts.OrderByDescending(k => k.Value)) Console.WriteLine($"{kv.Key} {kv.Value}");
-    return 0;
-}
-if (args.Length >= 2 && args[0] == "events")
-{
-    byte[] t = File.ReadAllBytes(Path.Combine(args[1], "trace.pt"));
-    var cfg = PtFlowConfig.ForCpu(6, 94);
-    for (int rep = 0; rep < 40; rep++)
-    {
-        long t0 = Stopwatch.GetTimestamp();
-        var ed = new PtEventDecoder(t, cfg);
-        long n = 0;
-        if (ed.SyncForward() == PtFlowError.Ok)
-            while (ed.Next(out _) == PtFlowError.Ok) n++;
-        if (rep % 10 == 9) Console.WriteLine($"events={n} s={Stopwatch.GetElapsedTime(t0).TotalSeconds:F6}");
-    }
-    return 0;
-}
-
 string dir = args.Length > 0 ? args[0] : Path.GetFullPath(Path.Combine(repo, "..", "shared", "testdata", "pt-real", "mruby"));
 int mib = args.Length > 1 ? int.Parse(args[1]) : 256;
 string cpu = args.Length > 2 ? args[2] : "6/94";
@@ -187,16 +163,3 @@ sealed class StreamBufferWriter(Stream stream) : IBufferWriter<byte>
     }
 }
 
-sealed class KindSink : IPtFlowSink
-{
-    public Dictionary<string, long> Counts = new();
-    public void OnBlock(in PtBlock block)
-    {
-        var l = block.Last;
-        string k = l.Class + (l.IsDirect ? "-direct" : "") + (block.InstructionCount == 1 ? "-single" : "");
-        Counts[k] = Counts.GetValueOrDefault(k) + 1;
-    }
-    public void OnEvent(in PtEvent ev, long offset) { }
-    public void OnError(PtFlowErrorKind kind, long offset, ulong ip, PtFlowError error) { }
-    public void OnEndOfTrace() { }
-}
