@@ -11,6 +11,7 @@ var root = new RootCommand("dotnet-ptrace: record and decode Linux perf events a
     DumpCommand.Create(),
     ScriptCommand.Create(),
     ReportCommand.Create(),
+    DotnetPtrace.Cli.Decode.DecodeCommand.Create(),
 };
 
 using var signals = new TerminationSignals();
