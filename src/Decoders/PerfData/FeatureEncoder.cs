@@ -71,6 +71,8 @@ internal static class FeatureEncoder
                 foreach (var (offset, size) in auxtraceIndex) { WriteU64(b, offset); WriteU64(b, size); }
             });
         }
+        if (features.CapturedCode.Count > 0)
+            Add((HeaderFeature)CapturedCode.FeatureBit, b => b.Write(CapturedCode.Encode(features.CapturedCode)));
         return result;
     }
 

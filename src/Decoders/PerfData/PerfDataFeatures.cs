@@ -33,6 +33,8 @@ public sealed class PerfDataFeatures
     public byte[]? TracingData { get; init; }
     /// <summary>Build-ids of the binaries that samples hit; see <see cref="BuildIdCollector"/>.</summary>
     public IReadOnlyList<BuildIdEntry> BuildIds { get; init; } = [];
+    /// <summary>Code no file holds, kept for later decoding (our own feature; see <see cref="CapturedCode"/>).</summary>
+    public IReadOnlyList<CapturedCode> CapturedCode { get; init; } = [];
 }
 
 /// <summary>

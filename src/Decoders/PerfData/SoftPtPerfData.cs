@@ -125,12 +125,36 @@ public static class SoftPtFile
         writer.WriteData(RecordBuilder.FinishedRound());
         writer.Finish(new PerfDataFeatures
         {
+            CapturedCode = CodeWithoutFile(recording, PerfTime),
             Hostname = settings.Hostname, OsRelease = settings.OsRelease, Arch = "x86_64",
             NrCpusOnline = 1, NrCpusAvailable = 1, CpuDesc = CpuDescMark, CpuId = settings.CpuId, Cmdline = settings.Cmdline,
         });
         if (writer.WriteError is { } error) throw new IOException($"{file.Name}: {error.Message}", error);
-        return new SoftPtFileSummary(writer.DataOffset + writer.DataSize, traceBytes, recording.Threads.Count, events.Count);
+        return new SoftPtFileSummary(file.Length, traceBytes, recording.Threads.Count, events.Count);
     }
 
     private const int AuxtraceRecordSize = 48;
+
+    /// <summary>
+    /// The captured regions that no file holds ([vdso], anonymous memory): kept in the file so a decoder elsewhere,
+    /// or after the process is gone, still has the code. Each is stamped with the time its mapping was seen.
+    /// </summary>
+    private static List<CapturedCode> CodeWithoutFile(ExecutionRecording recording, Func<long, ulong> perfTime)
+    {
+        var seen = new Dictionary<(int Pid, ulong Address), long>();
+        foreach (SidebandEvent e in recording.Sideband)
+            if (e.Kind == SidebandKind.Mmap) seen.TryAdd((e.Pid, e.Address), e.Time);
+        var result = new List<CapturedCode>();
+        var written = new HashSet<(int, ulong, int)>();
+        foreach (AddressSpace space in recording.AddressSpaces)
+            foreach (CodeRegion region in space.Regions)
+            {
+                if (region.Path.StartsWith('/') && !region.Path.StartsWith("//anon", StringComparison.Ordinal)) continue;
+                // Forked address spaces share their parent's byte arrays: keep each region once per process.
+                if (!written.Add((space.Pid, region.Start, region.Bytes.Length))) continue;
+                long time = seen.TryGetValue((space.Pid, region.Start), out long t) ? t : 0;
+                result.Add(new CapturedCode(space.Pid, region.Start, perfTime(time), region.Path, region.Bytes));
+            }
+        return result;
+    }
 }

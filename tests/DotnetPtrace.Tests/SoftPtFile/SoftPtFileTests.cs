@@ -76,3 +76,28 @@ public sealed class SoftPtFileTests(ITestOutputHelper output) : IDisposable
         return recording;
     }
 }
+
+/// <summary>Code no file holds travels inside the perf.data as our own feature, which perf skips.</summary>
+public sealed class CapturedCodeTests
+{
+    [Fact]
+    public void Regions_round_trip_and_damage_names_the_offset()
+    {
+        var regions = new List<CapturedCode>
+        {
+            new(12, 0x7fff_0000_0000, 99, "[vdso]", Enumerable.Range(0, 8195).Select(i => (byte)i).ToArray()),
+            new(13, 0x1000, 100, "//anon", [0xc3]),
+        };
+        byte[] payload = CapturedCode.Encode(regions);
+        var back = CapturedCode.TryDecode(payload, out string? error);
+        Assert.Null(error);
+        Assert.Equal(regions.Select(r => (r.Pid, r.Address, r.Time, r.Name, Convert.ToHexString(r.Bytes))),
+                     back!.Select(r => (r.Pid, r.Address, r.Time, r.Name, Convert.ToHexString(r.Bytes))));
+        for (int cut = 0; cut < payload.Length; cut += 97)
+        {
+            var partial = CapturedCode.TryDecode(payload.AsSpan(0, cut), out error);
+            Assert.Null(partial);
+            Assert.Matches("offset [0-9]+", error);
+        }
+    }
+}
