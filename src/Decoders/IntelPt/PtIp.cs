@@ -4,15 +4,11 @@ namespace DotnetPtrace.Decoders.IntelPt;
 public static class PtIp
 {
     /// <summary>Bytes of IP payload for an IPBytes value; -1 for the reserved values 5 and 7.</summary>
-    public static int PayloadSize(PtIpCompression ipc) => (int)ipc switch
-    {
-        0 => 0,
-        1 => 2,
-        2 => 4,
-        3 or 4 => 6,
-        6 => 8,
-        _ => -1,
-    };
+    /// <remarks>A table, inlined: it runs for every TIP/FUP of the flow decoder's hot loop.</remarks>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public static int PayloadSize(PtIpCompression ipc) => (uint)ipc < 8 ? PayloadSizes[(int)ipc] : -1;
+
+    private static ReadOnlySpan<sbyte> PayloadSizes => [0, 2, 4, 6, 6, -1, 8, -1];
 
     public static ulong SignExtend48(ulong ip) => (ulong)((long)(ip << 16) >> 16);
 
@@ -59,6 +55,7 @@ public struct PtLastIp
     public bool Suppressed { get; private set; }
 
     /// <summary>Applies one IP packet's payload. Returns false for reserved IPBytes (the state is left alone).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public bool Update(PtIpCompression ipc, ulong payload)
     {
         switch (ipc)
