@@ -77,6 +77,26 @@ internal static class SoftPtTestSupport
     }
 
     /// <summary>
+    /// What samples/softpt/loop.S runs, from its disassembly: _start's mov, 1000 x (dec, jnz), call f, f's ret, lea,
+    /// lea, mov, rep movsb (16 iterations: one instruction), mov, mov, syscall.
+    /// </summary>
+    public static List<ulong> LoopInstructions(string loopBinary)
+    {
+        var start = Disassembly(loopBinary, "_start");
+        var f = Disassembly(loopBinary, "f");
+        Assert.Equal(11, start.Count);
+        Assert.StartsWith("rep movsb", start[7].Text);
+        Assert.Equal("syscall", start[10].Text);
+        Assert.Equal("ret", f[0].Text);
+        var expected = new List<ulong> { start[0].Address };
+        for (int i = 0; i < 1000; i++) { expected.Add(start[1].Address); expected.Add(start[2].Address); }
+        expected.Add(start[3].Address);
+        expected.Add(f[0].Address);
+        for (int i = 4; i <= 10; i++) expected.Add(start[i].Address);
+        return expected;
+    }
+
+    /// <summary>
     /// Where link-time addresses of <paramref name="binary"/> ran: 0 for a fixed-address executable (ELF type
     /// ET_EXEC), else the load base seen in the recording (start of its executable mapping minus the file offset;
     /// gcc links PIE segments with virtual address = file offset).

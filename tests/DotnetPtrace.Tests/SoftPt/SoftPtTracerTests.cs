@@ -22,18 +22,7 @@ public class SoftPtTracerTests(ITestOutputHelper log)
         string bin = SoftPtSamples.NoStdlib("loop");
         var (rec, _) = Trace(log, bin);
 
-        var start = Disassembly(bin, "_start");
-        var f = Disassembly(bin, "f");
-        Assert.Equal(11, start.Count);
-        Assert.StartsWith("rep movsb", start[7].Text);
-        Assert.Equal("syscall", start[10].Text);
-        Assert.Equal("ret", f[0].Text);
-        var expected = new List<ulong> { start[0].Address };
-        for (int i = 0; i < 1000; i++) { expected.Add(start[1].Address); expected.Add(start[2].Address); }
-        expected.Add(start[3].Address);   // call f
-        expected.Add(f[0].Address);       // ret
-        for (int i = 4; i <= 10; i++) expected.Add(start[i].Address);   // lea, lea, mov, rep movsb (16 iterations: one), mov, mov, syscall
-
+        var expected = LoopInstructions(bin);
         var thread = Assert.Single(rec.Threads);
         Assert.Equal(expected, Instructions(thread));
         ulong last = thread.Steps[thread.Steps.Count - 1];
@@ -210,6 +199,45 @@ public class SoftPtTracerTests(ITestOutputHelper log)
         Assert.NotNull(own);
         Assert.Equal(own, vdso.Region!.Bytes);
         CheckFlow(rec);
+    }
+
+    [Fact]
+    public void Code_written_to_anonymous_memory_is_captured_each_time_it_is_made_executable()
+    {
+        string bin = SoftPtSamples.Path("jit", SoftPtBuild.Static);
+        var (rec, stdout) = Trace(log, bin);
+        var said = stdout.Trim().Split(' ');
+        Assert.Equal(["jit", "42", "43"], [said[0], said[2], said[3]]);
+        ulong code = ulong.Parse(said[1], System.Globalization.NumberStyles.HexNumber);
+
+        Assert.Equal(2, Instructions(Assert.Single(rec.Threads)).Count(a => a == code));   // called twice
+        var maps = rec.Sideband.Where(e => e.Kind == SidebandKind.Mmap && e.Address == code).ToList();
+        Assert.Equal(2, maps.Count);   // one capture per mprotect(PROT_EXEC)
+        Assert.All(maps, m => Assert.Equal("//anon", m.Path));
+        // What the program wrote: B8 imm32 (mov eax, imm32), C3 (ret); 42 the first time, 43 after the rewrite.
+        Assert.Equal(new byte[] { 0xb8, 42, 0, 0, 0, 0xc3 }, maps[0].Region!.Bytes[..6]);
+        Assert.Equal(new byte[] { 0xb8, 43, 0, 0, 0, 0xc3 }, maps[1].Region!.Bytes[..6]);
+        CheckFlow(rec);
+    }
+
+    [Fact]
+    public void An_exec_from_a_second_thread_continues_under_the_leaders_tid_in_a_new_address_space()
+    {
+        string bin = SoftPtSamples.Path("thread_exec", SoftPtBuild.Static);
+        string loop = SoftPtSamples.NoStdlib("loop");
+        var (rec, _) = Trace(log, bin, loop);
+        Assert.Equal(7, rec.ExitCode);
+        Assert.Equal(3, rec.Threads.Count);
+        int pid = rec.Threads[0].Pid;
+        int second = rec.Threads[1].Tid;
+        Assert.Equal([(pid, pid), (pid, second), (pid, pid)], rec.Threads.Select(t => (t.Pid, t.Tid)));
+        Assert.NotEqual(rec.Threads[0].AddressSpaceId, rec.Threads[2].AddressSpaceId);
+        Assert.Equal(LoopInstructions(loop), Instructions(rec.Threads[2]));   // the new image, from its first instruction
+        var exec = rec.Sideband.Last(e => e.Kind == SidebandKind.Exec);
+        Assert.Equal((pid, pid, Path.GetFullPath(loop)), (exec.Pid, exec.Tid, exec.Path));
+        Assert.Equal(rec.Threads[2].AddressSpaceId, exec.AddressSpaceId);
+        CheckFlow(rec);
+        CheckTime(rec);
     }
 
     [Fact]
