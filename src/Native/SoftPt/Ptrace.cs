@@ -10,7 +10,7 @@ namespace DotnetPtrace.Native.SoftPt;
 /// </summary>
 internal static class Ptrace
 {
-    public const int PEEKUSER = 3, CONT = 7, SINGLESTEP = 9, GETEVENTMSG = 0x4201, SEIZE = 0x4206;
+    public const int PEEKUSER = 3, CONT = 7, SINGLESTEP = 9, GETEVENTMSG = 0x4201, SEIZE = 0x4206, INTERRUPT = 0x4207;
 
     public const int O_TRACESYSGOOD = 0x1, O_TRACEFORK = 0x2, O_TRACEVFORK = 0x4, O_TRACECLONE = 0x8, O_TRACEEXEC = 0x10;
     /// <summary>The kernel SIGKILLs every tracee when the tracer thread exits: a crashed tracer leaves no stopped orphans.</summary>
@@ -77,6 +77,14 @@ internal static class Ptrace
             ? " (ptrace is restricted: run as root, or set kernel.yama.ptrace_scope to 0 or 1)"
             : "";
         throw new PerfException($"cannot trace pid {pid}: ptrace(PTRACE_SEIZE): {PerfErrorExplainer.Strerror(errno)}{hint}", errno);
+    }
+
+    /// <summary>Asks a seized tracee to stop (it reports PTRACE_EVENT_STOP at its next chance).</summary>
+    public static void Interrupt(int tid)
+    {
+        if (Sys.Ptrace(INTERRUPT, tid, 0, 0) == 0) return;
+        int errno = Marshal.GetLastPInvokeError();
+        throw new PerfException($"ptrace(PTRACE_INTERRUPT, {tid}): {PerfErrorExplainer.Strerror(errno)}", errno);
     }
 
     /// <summary>

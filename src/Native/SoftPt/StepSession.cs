@@ -49,6 +49,7 @@ internal sealed class StepSession(string path, IReadOnlyList<string> command, So
         try
         {
             Ptrace.Seize(_mainPid, TraceOptions);
+            Ptrace.Interrupt(_mainPid);
         }
         catch
         {
@@ -56,8 +57,7 @@ internal sealed class StepSession(string path, IReadOnlyList<string> command, So
             Ptrace.Wait(_mainPid, block: true, out _);
             throw;
         }
-        gate.Release();
-        if (!WaitForCommandExec()) return _recording;
+        if (!WaitForCommandExec(gate)) return _recording;
 
         var clock = Stopwatch.StartNew();
         try
@@ -67,6 +67,7 @@ internal sealed class StepSession(string path, IReadOnlyList<string> command, So
         }
         finally
         {
+            lock (_livePids) if (_killRequested) _recording.Truncated = true;   // the cancel callback may kill before the loop looks
             _recording.TotalSteps = _steps;
             _recording.ElapsedSeconds = clock.Elapsed.TotalSeconds;
             foreach (var p in _processes.Values) p.Dispose();
@@ -76,9 +77,16 @@ internal sealed class StepSession(string path, IReadOnlyList<string> command, So
 
     // ---- launch ----
 
-    /// <summary>Lets the gate shell run (untraced in effect) up to its exec of the command; false when it ended first.</summary>
-    private bool WaitForCommandExec()
+    /// <summary>
+    /// Releases the gate and lets it run (untraced in effect) up to its exec of the command; false when it ended
+    /// first. posix_spawn returns as soon as the gate's own execve of /bin/sh has let go of our memory, which is
+    /// before that exec reports PTRACE_EVENT_EXEC: the seize may catch it. So the gate is interrupted right after
+    /// the seize, and its first stop (that interrupt, or the exec trap, which the kernel lets absorb a pending
+    /// interrupt) marks the point after which an exec can only be the command's: the gate is released there.
+    /// </summary>
+    private bool WaitForCommandExec(TraceeGate gate)
     {
+        bool released = false;
         while (true)
         {
             if (Ptrace.Wait(_mainPid, block: true, out var st) < 0)
@@ -92,7 +100,12 @@ internal sealed class StepSession(string path, IReadOnlyList<string> command, So
                     throw new CommandNotFoundException($"{command[0]}: cannot be executed (the exec gate exited {st.ShellExitCode})", st.ShellExitCode);
                 return false;
             }
-            if (st.Event == Ptrace.EVENT_EXEC) return true;
+            if (!released)
+            {
+                gate.Release();
+                released = true;
+            }
+            else if (st.Event == Ptrace.EVENT_EXEC) return true;
             int signal = st.Event == 0 && st.StopSignal != SIGTRAP ? st.StopSignal : 0;
             Ptrace.TryContinue(_mainPid, signal);
         }
