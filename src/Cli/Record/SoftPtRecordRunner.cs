@@ -63,7 +63,7 @@ public sealed class SoftPtRecordRunner(RecordOptions options)
             traces.Add(buffer.WrittenMemory);
             instructions += stats.Instructions;
         }
-        if (options.GroundTruth is { } truth) WriteGroundTruth(recording, truth);
+        if (options.GroundTruth is { } truth) GroundTruthWriter.Write(recording, truth);
 
         RecordRunner.BackupExisting(options.Output);
         FileStream file;
@@ -91,19 +91,9 @@ public sealed class SoftPtRecordRunner(RecordOptions options)
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"[ dotnet-ptrace record: Captured and wrote {summary.FileBytes / (1024.0 * 1024.0):F3} MB {options.Output} ({summary.TraceBytes / (1024.0 * 1024.0):F3} MB PT, {summary.SidebandRecords} sideband records; {clock.Elapsed.TotalSeconds:F1} s) ]"));
         }
+        if (recording.Truncated)
+            Console.Error.WriteLine("dotnet-ptrace record: warning: the trace was stopped before the command ended (interrupted); the file holds everything up to there");
         return recording.ExitCode;
-    }
-
-    /// <summary>Executed addresses per thread ("# pid P tid T", then one hex address a line); markers left out.</summary>
-    private static void WriteGroundTruth(ExecutionRecording recording, string path)
-    {
-        using var w = new StreamWriter(path);
-        foreach (ThreadExecution t in recording.Threads)
-        {
-            w.Write($"# pid {t.Pid} tid {t.Tid}\n");
-            foreach (ulong step in t.Steps.AsSpan())
-                if (!StepMarker.IsMarker(step)) w.Write($"{step:x}\n");
-        }
     }
 }
 

@@ -141,20 +141,15 @@ public static class SoftPtFile
     /// </summary>
     private static List<CapturedCode> CodeWithoutFile(ExecutionRecording recording, Func<long, ulong> perfTime)
     {
-        var seen = new Dictionary<(int Pid, ulong Address), long>();
-        foreach (SidebandEvent e in recording.Sideband)
-            if (e.Kind == SidebandKind.Mmap) seen.TryAdd((e.Pid, e.Address), e.Time);
+        // Each capture as the tracer took it, in time order: code rewritten in place (JIT) is captured again and
+        // both versions are kept, each from the time it was seen.
         var result = new List<CapturedCode>();
-        var written = new HashSet<(int, ulong, int)>();
-        foreach (AddressSpace space in recording.AddressSpaces)
-            foreach (CodeRegion region in space.Regions)
-            {
-                if (region.Path.StartsWith('/') && !region.Path.StartsWith("//anon", StringComparison.Ordinal)) continue;
-                // Forked address spaces share their parent's byte arrays: keep each region once per process.
-                if (!written.Add((space.Pid, region.Start, region.Bytes.Length))) continue;
-                long time = seen.TryGetValue((space.Pid, region.Start), out long t) ? t : 0;
-                result.Add(new CapturedCode(space.Pid, region.Start, perfTime(time), region.Path, region.Bytes));
-            }
+        foreach (SidebandEvent e in recording.Sideband)
+        {
+            if (e.Kind != SidebandKind.Mmap || e.Region is not { } region) continue;
+            if (region.Path.StartsWith('/') && !region.Path.StartsWith("//anon", StringComparison.Ordinal)) continue;
+            result.Add(new CapturedCode(e.Pid, region.Start, perfTime(e.Time), region.Path, region.Bytes));
+        }
         return result;
     }
 }

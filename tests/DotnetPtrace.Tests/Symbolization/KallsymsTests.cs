@@ -1,6 +1,6 @@
 using DotnetPtrace.Decoders.Symbols;
 
-namespace DotnetPtrace.Tests.Symbols;
+namespace DotnetPtrace.Tests.Symbolization;
 
 /// <summary>
 /// Kernel addresses resolve as perf resolves them: a symbol runs to the next address, and of aliases at one

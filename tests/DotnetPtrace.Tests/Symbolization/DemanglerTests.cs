@@ -2,7 +2,7 @@ using DotnetPtrace.Native;
 using DotnetPtrace.Tests.Infrastructure;
 using Xunit.Abstractions;
 
-namespace DotnetPtrace.Tests.Symbols;
+namespace DotnetPtrace.Tests.Symbolization;
 
 /// <summary>
 /// C++ names come out as perf prints them (demangled, no parameters). The oracle is binutils' `c++filt -p`
