@@ -14,6 +14,14 @@ public interface IAuxConsumer
 public readonly record struct AuxDrain(ulong Offset, ulong Bytes, bool Wrapped);
 
 /// <summary>
+/// What one snapshot passed on: <paramref name="Bytes"/> new bytes whose first is at trace position
+/// <paramref name="Offset"/>. <paramref name="Lapped"/>: the writer went all the way round the buffer since the
+/// previous snapshot, so bytes between the two were overwritten before anyone saw them (how many is unknown; the
+/// offset counts the fewest possible). <paramref name="Skipped"/>: new bytes left out by the snapshot size limit.
+/// </summary>
+public readonly record struct AuxSnapshot(ulong Offset, ulong Bytes, bool Lapped, ulong Skipped);
+
+/// <summary>
 /// The AUX area of a perf event (Intel PT's trace bytes), mapped after the data ring at <c>aux_offset</c>. Two modes,
 /// chosen by the mapping's protection as the kernel does:
 /// <list type="bullet">
@@ -27,16 +35,18 @@ public readonly record struct AuxDrain(ulong Offset, ulong Bytes, bool Wrapped);
 /// </summary>
 public sealed unsafe class AuxRing : IDisposable
 {
-    /// <summary>perf's wrap test looks at the last 512 u64 words of the (initially zeroed) buffer.</summary>
-    private const int WrapProbeWords = 512;
-
     private readonly byte* _userPage;
     private readonly MappedRegion _map;
     private readonly byte* _aux;
     private readonly ulong _mask;
     private readonly Action? _reenable;
     private ulong _tail;
-    private bool _wrapped;
+    // Snapshot mode: the in-buffer head at the last snapshot, how many bytes before it are trace (not the initial
+    // zeros), and the newest bytes of the last snapshot.
+    private ulong _snapshotHead;
+    private ulong _validBytes;
+    private byte[] _reference = [];
+    private int _referenceLength;
 
     public ulong Size { get; }
     public bool Snapshot { get; }
@@ -52,6 +62,7 @@ public sealed unsafe class AuxRing : IDisposable
         Size = size;
         _mask = size - 1;
         Snapshot = snapshot;
+        SnapshotLimit = size;
         _reenable = reenable;
     }
 
@@ -108,41 +119,90 @@ public sealed unsafe class AuxRing : IDisposable
     }
 
     /// <summary>
-    /// Snapshot mode: copies what the buffer holds now, oldest byte first. Call it with the event disabled (so the
-    /// head is published and nothing moves). aux_head is the write position inside the buffer; until the buffer has
-    /// wrapped once, the valid bytes are [0, head); after that the whole buffer, starting at head. Whether it has
-    /// wrapped is seen, as perf does, from non-zero bytes in the tail of the initially zeroed buffer.
-    /// The offset passed on is the trace position of the first byte (bytes written before it, as far as known).
+    /// Snapshot mode: hands on what was written since the previous snapshot, oldest byte first, so that consecutive
+    /// snapshots never repeat a byte. Call it with the event disabled (the kernel publishes aux_head when the PMU
+    /// stops, and nothing moves while we copy).
+    /// <para>aux_head is only the write position inside the buffer, so the distance since the last snapshot is known
+    /// modulo the buffer size. Whether the writer went all the way round in between (a lap: everything in the buffer
+    /// is new and something before it was lost) is decided from the bytes: a copy of the newest bytes of the previous
+    /// snapshot (<see cref="ReferenceBytes"/>) is compared with the place they were; they are still there exactly
+    /// when no lap happened. Before the first snapshot the buffer is all zeros, so a non-zero byte after the head
+    /// says it has wrapped (perf looks at the last 512 words for the same reason).</para>
+    /// <para>At most <see cref="SnapshotLimit"/> bytes are passed on, the newest ones (perf's -S SIZE).</para>
     /// </summary>
-    public AuxDrain TakeSnapshot(IAuxConsumer consumer)
+    public AuxSnapshot TakeSnapshot(IAuxConsumer consumer)
     {
         if (!Snapshot) throw new InvalidOperationException("a full-trace AUX ring is read with Drain");
         ulong head = UserPage.ReadHead(_userPage, UserPage.AuxHead) & _mask;
-        if (!_wrapped) _wrapped = TailIsWritten();
-        AuxDrain drain;
-        if (_wrapped)
+        ulong previous = _snapshotHead;
+        ulong distance = (head - previous) & _mask;
+        bool lapped = _validBytes == 0 ? HasTraceFrom(head) : !ReferenceIntact(previous, distance);
+        // Not lapped: the new bytes are [previous, head). Lapped: the whole buffer, starting at head, is new.
+        ulong start = lapped ? head : previous;
+        ulong length = lapped ? Size : distance;
+        // After a lap at least `distance` bytes are gone for good (exactly that many if it was a single lap).
+        ulong lostAtLeast = lapped ? distance : 0;
+        ulong skipped = 0;
+        if (length > SnapshotLimit)
         {
-            consumer.Consume(_tail, new ReadOnlySpan<byte>(_aux + head, (int)(Size - head)), new ReadOnlySpan<byte>(_aux, (int)head));
-            drain = new AuxDrain(_tail, Size, true);
+            skipped = length - SnapshotLimit;
+            start = (start + skipped) & _mask;
+            length = SnapshotLimit;
         }
-        else
+        ulong offset = _tail + lostAtLeast + skipped;
+        var result = new AuxSnapshot(offset, length, lapped, skipped);
+        if (length > 0)
         {
-            if (head == 0) return new AuxDrain(_tail, 0, false);
-            consumer.Consume(_tail, new ReadOnlySpan<byte>(_aux, (int)head), default);
-            drain = new AuxDrain(_tail, head, false);
+            ulong firstLength = Math.Min(length, Size - start);
+            consumer.Consume(offset, new ReadOnlySpan<byte>(_aux + start, (int)firstLength), new ReadOnlySpan<byte>(_aux, (int)(length - firstLength)));
+            _tail = offset + length;
+            BytesDrained += length;
+            Drains++;
         }
-        _tail += drain.Bytes;
-        BytesDrained += drain.Bytes;
-        Drains++;
-        return drain;
+        _validBytes = lapped ? Size : Math.Min(Size, _validBytes + distance);
+        _snapshotHead = head;
+        KeepReference(head);
+        return result;
     }
 
-    private bool TailIsWritten()
+    /// <summary>Bytes of each snapshot kept to recognise the next one (perf keeps two PSB periods, at most 256 KiB).</summary>
+    public int ReferenceBytes { get; init; } = 64 * 1024;
+
+    /// <summary>The most bytes one snapshot passes on (perf's -S SIZE); the whole buffer unless set.</summary>
+    public ulong SnapshotLimit { get; set; }
+
+    /// <summary>
+    /// Whether the newest bytes of the previous snapshot are still where they were. Only the part the writer cannot
+    /// have reached without a lap is compared: the <c>Size - distance</c> bytes before the previous head.
+    /// </summary>
+    private bool ReferenceIntact(ulong previous, ulong distance)
     {
-        int words = (int)Math.Min((ulong)WrapProbeWords, Size / 8);
-        var tail = new ReadOnlySpan<ulong>(_aux + Size - (ulong)words * 8, words);
-        return tail.IndexOfAnyExcept(0UL) >= 0;
+        int compare = (int)Math.Min((ulong)_referenceLength, Size - distance);
+        var reference = _reference.AsSpan(_referenceLength - compare, compare);
+        ulong from = (previous - (ulong)compare) & _mask;
+        ulong firstLength = Math.Min((ulong)compare, Size - from);
+        return reference[..(int)firstLength].SequenceEqual(new ReadOnlySpan<byte>(_aux + from, (int)firstLength))
+            && reference[(int)firstLength..].SequenceEqual(new ReadOnlySpan<byte>(_aux, compare - (int)firstLength));
     }
+
+    /// <summary>Copies the newest valid bytes before <paramref name="head"/> for the next snapshot's lap test.</summary>
+    private void KeepReference(ulong head)
+    {
+        int length = (int)Math.Min((ulong)ReferenceBytes, _validBytes);
+        if (_reference.Length < length) _reference = new byte[Math.Min((ulong)ReferenceBytes, Size)];
+        ulong from = (head - (ulong)length) & _mask;
+        ulong firstLength = Math.Min((ulong)length, Size - from);
+        new ReadOnlySpan<byte>(_aux + from, (int)firstLength).CopyTo(_reference);
+        new ReadOnlySpan<byte>(_aux, length - (int)firstLength).CopyTo(_reference.AsSpan((int)firstLength));
+        _referenceLength = length;
+    }
+
+    /// <summary>
+    /// Before any trace was seen: the kernel hands out the buffer zeroed, so the writer has been past
+    /// <paramref name="head"/> (wrapped) exactly when something after it is not zero. perf looks at the last 512 words
+    /// only, which takes a buffer whose writer is in its last 4 KiB for wrapped and copies the zeros ahead of it.
+    /// </summary>
+    private bool HasTraceFrom(ulong head) => new ReadOnlySpan<byte>(_aux + head, (int)(Size - head)).IndexOfAnyExcept((byte)0) >= 0;
 
     public void Dispose() => _map.Dispose();
 }
