@@ -199,14 +199,14 @@ public sealed class RecordRunner(RecordOptions options)
     }
 
     /// <summary>The AUX side of a recording: sizes, snapshot mode and the address filter (empty: none).</summary>
-    internal sealed record AuxSettings(int AuxPages, bool Snapshot, ulong SnapshotSize, string Filter);
+    private sealed record AuxSettings(int AuxPages, bool Snapshot, ulong SnapshotSize, string Filter);
 
     /// <summary>
     /// Checks the AUX options against the events and the PMU before anything is opened: --snapshot and --filter need
     /// the intel_pt event; sizes as perf chooses them; filters parsed, resolved in their ELF files and counted against
     /// the PMU's address ranges.
     /// </summary>
-    internal AuxSettings PlanAux(IReadOnlyList<EventSpec> auxSpecs, PmuCatalog pmus, ILogger log)
+    private AuxSettings PlanAux(IReadOnlyList<EventSpec> auxSpecs, PmuCatalog pmus, ILogger log)
     {
         if (auxSpecs.Count > 1) throw new UsageException("only one intel_pt event per recording (as with perf)");
         if (auxSpecs.Count == 0)
@@ -230,16 +230,9 @@ public sealed class RecordRunner(RecordOptions options)
     }
 
     /// <summary>--filter texts to the kernel's filter string, checked against the PMU's address ranges.</summary>
-    internal string ResolveFilters(Pmu pmu)
+    private string ResolveFilters(Pmu pmu)
     {
-        try
-        {
-            var specs = options.Filters.SelectMany(AddressFilterParser.Parse).ToList();
-            AddressFilterLimit.Check(pmu, specs.Count);
-            if (options.SystemWide && specs.Any(f => f.File is not null))
-                throw new AddressFilterException("--filter with '@ FILE' needs a traced task (a command, -p or -t): the kernel supports file-based filters per task only, not with -a");
-            return KernelAddressFilter.Join(AddressFilterResolver.Resolve(specs));
-        }
+        try { return AddressFilterSet.Build(pmu, options.Filters, options.SystemWide); }
         catch (AddressFilterException e) { throw new UsageException(e.Message); }
     }
 
