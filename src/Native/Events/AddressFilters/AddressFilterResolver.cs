@@ -41,7 +41,11 @@ public static class AddressFilterResolver
             ElfFunctionTable Table()
             {
                 if (path is null) throw Error(f, $"symbol '{(f.From.IsSymbol ? f.From : f.To)}' needs '@ FILE': kernel symbols are not resolved here, give a kernel address");
-                if (!tables.TryGetValue(path, out var table)) tables[path] = table = load(path);
+                if (!tables.TryGetValue(path, out var table))
+                {
+                    try { tables[path] = table = load(path); }
+                    catch (AddressFilterException e) { throw Error(f, e.Message); }
+                }
                 return table;
             }
             ulong start = f.From.Number, size = f.To is { IsSymbol: false } n ? n.Number : 0;
