@@ -47,6 +47,7 @@ public sealed unsafe class AuxRing : IDisposable
     private ulong _validBytes;
     private byte[] _reference = [];
     private int _referenceLength;
+    private ulong? _lastSync;
 
     public ulong Size { get; }
     public bool Snapshot { get; }
@@ -129,40 +130,77 @@ public sealed unsafe class AuxRing : IDisposable
     /// when no lap happened. Before the first snapshot the buffer is all zeros, so a non-zero byte after the head
     /// says it has wrapped (perf looks at the last 512 words for the same reason).</para>
     /// <para>At most <see cref="SnapshotLimit"/> bytes are passed on, the newest ones (perf's -S SIZE).</para>
+    /// <para>With a <see cref="SyncPattern"/> (Intel PT's PSB), a snapshot that continues the previous one starts
+    /// instead at the last sync point of the previous one: perf's decoder reads each snapshot-mode buffer from its
+    /// first PSB only, and finds where it continues the previous one by matching the TSC of that PSB with the last
+    /// one of the previous buffer (intel_pt_find_overlap_tsc). The repeat is visible in the offsets: such a chunk
+    /// starts before the previous one ended. Chunks end where the kernel's head is, on a packet boundary (perf on
+    /// 64-bit hosts does not join a packet split across two buffers).</para>
     /// </summary>
     public AuxSnapshot TakeSnapshot(IAuxConsumer consumer)
     {
         if (!Snapshot) throw new InvalidOperationException("a full-trace AUX ring is read with Drain");
         ulong head = UserPage.ReadHead(_userPage, UserPage.AuxHead) & _mask;
-        ulong previous = _snapshotHead;
+        ulong previous = _snapshotHead;   // where the bytes already passed on end, inside the buffer
         ulong distance = (head - previous) & _mask;
         bool lapped = _validBytes == 0 ? HasTraceFrom(head) : !ReferenceIntact(previous, distance);
         // Not lapped: the new bytes are [previous, head). Lapped: the whole buffer, starting at head, is new.
         ulong start = lapped ? head : previous;
         ulong length = lapped ? Size : distance;
         // After a lap at least `distance` bytes are gone for good (exactly that many if it was a single lap).
-        ulong lostAtLeast = lapped ? distance : 0;
+        ulong offset = _tail + (lapped ? distance : 0);
         ulong skipped = 0;
         if (length > SnapshotLimit)
         {
             skipped = length - SnapshotLimit;
             start = (start + skipped) & _mask;
+            offset += skipped;
             length = SnapshotLimit;
         }
-        ulong offset = _tail + lostAtLeast + skipped;
-        var result = new AuxSnapshot(offset, length, lapped, skipped);
-        if (length > 0)
+        bool syncing = !SyncPattern.IsEmpty;
+        ulong repeat = 0;
+        if (syncing && !lapped && skipped == 0 && length > 0 && _lastSync is { } sync && _tail - sync <= Size - distance)
+        {
+            // The last sync point of the previous chunk is still intact (the writer has not reached it): start there.
+            repeat = _tail - sync;
+            start = (start - repeat) & _mask;
+            offset -= repeat;
+        }
+        ulong newBytes = length;
+        length += repeat;
+        if (newBytes > 0)
         {
             ulong firstLength = Math.Min(length, Size - start);
-            consumer.Consume(offset, new ReadOnlySpan<byte>(_aux + start, (int)firstLength), new ReadOnlySpan<byte>(_aux, (int)(length - firstLength)));
-            _tail = offset + length;
-            BytesDrained += length;
+            var first = new ReadOnlySpan<byte>(_aux + start, (int)firstLength);
+            var second = new ReadOnlySpan<byte>(_aux, (int)(length - firstLength));
+            consumer.Consume(offset, first, second);
+            if (syncing) _lastSync = LastSyncIn(first, second, offset) ?? _lastSync;
+            BytesDrained += newBytes;
             Drains++;
         }
-        _validBytes = lapped ? Size : Math.Min(Size, _validBytes + distance);
-        _snapshotHead = head;
-        KeepReference(head);
-        return result;
+        ulong end = (start + length) & _mask;
+        _tail = offset + length;
+        _validBytes = lapped ? Size : Math.Min(Size, _validBytes + (newBytes > 0 ? (end - previous) & _mask : 0));
+        if (newBytes > 0) _snapshotHead = end;
+        KeepReference(_snapshotHead);
+        return new AuxSnapshot(offset + repeat, newBytes, lapped, skipped);
+    }
+
+    /// <summary>
+    /// Bytes that mark a place a decoder can start at (Intel PT: the 16-byte PSB, 02 82 repeated), or empty. When
+    /// set, snapshots overlap by the bytes from the previous one's last sync point (see <see cref="TakeSnapshot"/>).
+    /// </summary>
+    public ReadOnlyMemory<byte> SyncPattern { get; set; }
+
+    /// <summary>The trace position of the last sync point in the chunk just passed on (perf compares with it), or null.</summary>
+    private ulong? LastSyncIn(ReadOnlySpan<byte> first, ReadOnlySpan<byte> second, ulong offset)
+    {
+        var pattern = SyncPattern.Span;
+        int inSecond = second.LastIndexOf(pattern);
+        if (inSecond >= 0) return offset + (ulong)first.Length + (ulong)inSecond;
+        int inFirst = first.LastIndexOf(pattern);
+        if (inFirst >= 0) return offset + (ulong)inFirst;
+        return null;
     }
 
     /// <summary>Bytes of each snapshot kept to recognise the next one (perf keeps two PSB periods, at most 256 KiB).</summary>

@@ -135,6 +135,8 @@ public sealed class RecordRunner(RecordOptions options)
             var auxSinks = session.AuxRings.Select((ring, i) =>
             {
                 ring.SnapshotLimit = aux.SnapshotSize > 0 ? aux.SnapshotSize : ring.Size;
+                // Snapshots stitched at PSBs, as perf's decoder expects; it matches them by TSC, so only with tsc on.
+                if (aux.StitchAtPsb) ring.SyncPattern = IntelPtPsb.Bytes;
                 return new AuxtraceSink(background, idx: i, cpu: session.RingOwners[i].Cpu, tid: AuxtraceTid(session, i))
                 {
                     Reference = () => timeConversion.TscAt(Native.Clock.MonotonicNanoseconds()),
@@ -199,7 +201,7 @@ public sealed class RecordRunner(RecordOptions options)
     }
 
     /// <summary>The AUX side of a recording: sizes, snapshot mode and the address filter (empty: none).</summary>
-    private sealed record AuxSettings(int AuxPages, bool Snapshot, ulong SnapshotSize, string Filter);
+    private sealed record AuxSettings(int AuxPages, bool Snapshot, ulong SnapshotSize, string Filter, bool StitchAtPsb = false);
 
     /// <summary>
     /// Checks the AUX options against the events and the PMU before anything is opened: --snapshot and --filter need
@@ -226,7 +228,8 @@ public sealed class RecordRunner(RecordOptions options)
         catch (EventParseException e) { throw new UsageException(e.Message); }
         if (plan.Warning is not null) log.LogWarning("{Warning}", plan.Warning);
         string filter = options.Filters.Count == 0 ? "" : ResolveFilters(pmu);
-        return new AuxSettings(plan.AuxPages, options.Snapshot, plan.SnapshotSize, filter);
+        bool tsc = pmu.Format.TryGetValue("tsc", out var tscTerm) && tscTerm.Decode(auxSpecs[0].Attr) != 0;
+        return new AuxSettings(plan.AuxPages, options.Snapshot, plan.SnapshotSize, filter, StitchAtPsb: tsc);
     }
 
     /// <summary>--filter texts to the kernel's filter string, checked against the PMU's address ranges.</summary>

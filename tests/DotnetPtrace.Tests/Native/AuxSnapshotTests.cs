@@ -158,6 +158,31 @@ public class AuxSnapshotTests
     }
 
     [Fact]
+    public void With_a_sync_pattern_a_continuing_snapshot_starts_at_the_previous_ones_last_sync_point()
+    {
+        // What perf's decoder needs to stitch snapshots (it decodes each from its first PSB and matches that PSB with
+        // the previous buffer's last): the repeat starts exactly there and the offset says so.
+        byte[] psb = [2, 0x82, 2, 0x82, 2, 0x82, 2, 0x82, 2, 0x82, 2, 0x82, 2, 0x82, 2, 0x82];
+        using var producer = new SimulatedAuxProducer(dataPages: 1, AuxPages, snapshot: true);
+        producer.AuxRing.SyncPattern = psb;
+        var collector = new Collector();
+        byte[] stream = Stream(0, 9000);
+        psb.CopyTo(stream, 1000);
+        psb.CopyTo(stream, 4000);
+        psb.CopyTo(stream, 7500);
+        producer.Write(stream.AsSpan(0, 5000));
+        Snap(producer, collector);
+        producer.Write(stream.AsSpan(5000, 1000));   // no PSB in these: the next one repeats from 4000 again
+        Snap(producer, collector);
+        producer.Write(stream.AsSpan(6000, 3000));
+        var third = Snap(producer, collector);
+        Assert.Equal([(0UL, 5000), (4000UL, 2000), (4000UL, 5000)], collector.Chunks.Select(c => (c.Offset, c.Bytes.Length)));
+        Assert.Equal(stream[4000..9000], collector.Chunks[2].Bytes);
+        Assert.Equal(new AuxSnapshot(6000, 3000, false, 0), third);   // the new bytes start where the last chunk ended
+        Assert.Equal(9000UL, producer.AuxRing.BytesDrained);
+    }
+
+    [Fact]
     public void Snapshots_taken_while_the_producer_runs_on_another_thread_lose_nothing_they_did_not_report()
     {
         // The producer writes as fast as it can; the consumer snapshots (disable, copy, enable) every few hundred
