@@ -25,6 +25,8 @@ public sealed unsafe class RingPoller(RecordingSession session, IRingConsumer co
 
     public long AuxBytesDrained { get; private set; }
     public int SnapshotsTaken { get; private set; }
+    /// <summary>Times the loop woke for a snapshot request (several signals close together count once).</summary>
+    public int SnapshotRequests { get; private set; }
     /// <summary>Snapshots (per ring) before which the writer had gone round the whole buffer: trace was overwritten unseen.</summary>
     public int SnapshotLaps { get; private set; }
     /// <summary>New bytes left out of snapshots by the snapshot size limit.</summary>
@@ -98,7 +100,10 @@ public sealed unsafe class RingPoller(RecordingSession session, IRingConsumer co
             }
             DrainAll();
             if (triggerSlot >= 0 && (pollSet[triggerSlot].revents & (short)POLLIN) != 0 && Snapshots!.TryTake())
+            {
+                SnapshotRequests++;
                 TakeSnapshot(reenable: true);
+            }
         }
     }
 
