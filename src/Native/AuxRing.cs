@@ -14,6 +14,14 @@ public interface IAuxConsumer
 public readonly record struct AuxDrain(ulong Offset, ulong Bytes, bool Wrapped);
 
 /// <summary>
+/// What one snapshot passed on: <paramref name="Bytes"/> new bytes whose first is at trace position
+/// <paramref name="Offset"/>. <paramref name="Lapped"/>: the writer went all the way round the buffer since the
+/// previous snapshot, so bytes between the two were overwritten before anyone saw them (how many is unknown; the
+/// offset counts the fewest possible). <paramref name="Skipped"/>: new bytes left out by the snapshot size limit.
+/// </summary>
+public readonly record struct AuxSnapshot(ulong Offset, ulong Bytes, bool Lapped, ulong Skipped);
+
+/// <summary>
 /// The AUX area of a perf event (Intel PT's trace bytes), mapped after the data ring at <c>aux_offset</c>. Two modes,
 /// chosen by the mapping's protection as the kernel does:
 /// <list type="bullet">
@@ -27,16 +35,19 @@ public readonly record struct AuxDrain(ulong Offset, ulong Bytes, bool Wrapped);
 /// </summary>
 public sealed unsafe class AuxRing : IDisposable
 {
-    /// <summary>perf's wrap test looks at the last 512 u64 words of the (initially zeroed) buffer.</summary>
-    private const int WrapProbeWords = 512;
-
     private readonly byte* _userPage;
     private readonly MappedRegion _map;
     private readonly byte* _aux;
     private readonly ulong _mask;
     private readonly Action? _reenable;
     private ulong _tail;
-    private bool _wrapped;
+    // Snapshot mode: the in-buffer head at the last snapshot, how many bytes before it are trace (not the initial
+    // zeros), and the newest bytes of the last snapshot.
+    private ulong _snapshotHead;
+    private ulong _validBytes;
+    private byte[] _reference = [];
+    private int _referenceLength;
+    private ulong? _lastSync;
 
     public ulong Size { get; }
     public bool Snapshot { get; }
@@ -52,6 +63,7 @@ public sealed unsafe class AuxRing : IDisposable
         Size = size;
         _mask = size - 1;
         Snapshot = snapshot;
+        SnapshotLimit = size;
         _reenable = reenable;
     }
 
@@ -108,41 +120,127 @@ public sealed unsafe class AuxRing : IDisposable
     }
 
     /// <summary>
-    /// Snapshot mode: copies what the buffer holds now, oldest byte first. Call it with the event disabled (so the
-    /// head is published and nothing moves). aux_head is the write position inside the buffer; until the buffer has
-    /// wrapped once, the valid bytes are [0, head); after that the whole buffer, starting at head. Whether it has
-    /// wrapped is seen, as perf does, from non-zero bytes in the tail of the initially zeroed buffer.
-    /// The offset passed on is the trace position of the first byte (bytes written before it, as far as known).
+    /// Snapshot mode: hands on what was written since the previous snapshot, oldest byte first, so that consecutive
+    /// snapshots never repeat a byte. Call it with the event disabled (the kernel publishes aux_head when the PMU
+    /// stops, and nothing moves while we copy).
+    /// <para>aux_head is only the write position inside the buffer, so the distance since the last snapshot is known
+    /// modulo the buffer size. Whether the writer went all the way round in between (a lap: everything in the buffer
+    /// is new and something before it was lost) is decided from the bytes: a copy of the newest bytes of the previous
+    /// snapshot (<see cref="ReferenceBytes"/>) is compared with the place they were; they are still there exactly
+    /// when no lap happened. Before the first snapshot the buffer is all zeros, so a non-zero byte after the head
+    /// says it has wrapped (perf looks at the last 512 words for the same reason).</para>
+    /// <para>At most <see cref="SnapshotLimit"/> bytes are passed on, the newest ones (perf's -S SIZE).</para>
+    /// <para>With a <see cref="SyncPattern"/> (Intel PT's PSB), a snapshot that continues the previous one starts
+    /// instead at the last sync point of the previous one: perf's decoder reads each snapshot-mode buffer from its
+    /// first PSB only, and finds where it continues the previous one by matching the TSC of that PSB with the last
+    /// one of the previous buffer (intel_pt_find_overlap_tsc). The repeat is visible in the offsets: such a chunk
+    /// starts before the previous one ended. Chunks end where the kernel's head is, on a packet boundary (perf on
+    /// 64-bit hosts does not join a packet split across two buffers).</para>
     /// </summary>
-    public AuxDrain TakeSnapshot(IAuxConsumer consumer)
+    public AuxSnapshot TakeSnapshot(IAuxConsumer consumer)
     {
         if (!Snapshot) throw new InvalidOperationException("a full-trace AUX ring is read with Drain");
         ulong head = UserPage.ReadHead(_userPage, UserPage.AuxHead) & _mask;
-        if (!_wrapped) _wrapped = TailIsWritten();
-        AuxDrain drain;
-        if (_wrapped)
+        ulong previous = _snapshotHead;   // where the bytes already passed on end, inside the buffer
+        ulong distance = (head - previous) & _mask;
+        bool lapped = _validBytes == 0 ? HasTraceFrom(head) : !ReferenceIntact(previous, distance);
+        // Not lapped: the new bytes are [previous, head). Lapped: the whole buffer, starting at head, is new.
+        ulong start = lapped ? head : previous;
+        ulong length = lapped ? Size : distance;
+        // After a lap at least `distance` bytes are gone for good (exactly that many if it was a single lap).
+        ulong offset = _tail + (lapped ? distance : 0);
+        ulong skipped = 0;
+        if (length > SnapshotLimit)
         {
-            consumer.Consume(_tail, new ReadOnlySpan<byte>(_aux + head, (int)(Size - head)), new ReadOnlySpan<byte>(_aux, (int)head));
-            drain = new AuxDrain(_tail, Size, true);
+            skipped = length - SnapshotLimit;
+            start = (start + skipped) & _mask;
+            offset += skipped;
+            length = SnapshotLimit;
         }
-        else
+        bool syncing = !SyncPattern.IsEmpty;
+        ulong repeat = 0;
+        if (syncing && !lapped && skipped == 0 && length > 0 && _lastSync is { } sync && _tail - sync <= Size - distance)
         {
-            if (head == 0) return new AuxDrain(_tail, 0, false);
-            consumer.Consume(_tail, new ReadOnlySpan<byte>(_aux, (int)head), default);
-            drain = new AuxDrain(_tail, head, false);
+            // The last sync point of the previous chunk is still intact (the writer has not reached it): start there.
+            repeat = _tail - sync;
+            start = (start - repeat) & _mask;
+            offset -= repeat;
         }
-        _tail += drain.Bytes;
-        BytesDrained += drain.Bytes;
-        Drains++;
-        return drain;
+        ulong newBytes = length;
+        length += repeat;
+        if (newBytes > 0)
+        {
+            ulong firstLength = Math.Min(length, Size - start);
+            var first = new ReadOnlySpan<byte>(_aux + start, (int)firstLength);
+            var second = new ReadOnlySpan<byte>(_aux, (int)(length - firstLength));
+            consumer.Consume(offset, first, second);
+            if (syncing) _lastSync = LastSyncIn(first, second, offset) ?? _lastSync;
+            BytesDrained += newBytes;
+            Drains++;
+        }
+        ulong end = (start + length) & _mask;
+        _tail = offset + length;
+        _validBytes = lapped ? Size : Math.Min(Size, _validBytes + (newBytes > 0 ? (end - previous) & _mask : 0));
+        if (newBytes > 0) _snapshotHead = end;
+        KeepReference(_snapshotHead);
+        return new AuxSnapshot(offset + repeat, newBytes, lapped, skipped);
     }
 
-    private bool TailIsWritten()
+    /// <summary>
+    /// Bytes that mark a place a decoder can start at (Intel PT: the 16-byte PSB, 02 82 repeated), or empty. When
+    /// set, snapshots overlap by the bytes from the previous one's last sync point (see <see cref="TakeSnapshot"/>).
+    /// </summary>
+    public ReadOnlyMemory<byte> SyncPattern { get; set; }
+
+    /// <summary>The trace position of the last sync point in the chunk just passed on (perf compares with it), or null.</summary>
+    private ulong? LastSyncIn(ReadOnlySpan<byte> first, ReadOnlySpan<byte> second, ulong offset)
     {
-        int words = (int)Math.Min((ulong)WrapProbeWords, Size / 8);
-        var tail = new ReadOnlySpan<ulong>(_aux + Size - (ulong)words * 8, words);
-        return tail.IndexOfAnyExcept(0UL) >= 0;
+        var pattern = SyncPattern.Span;
+        int inSecond = second.LastIndexOf(pattern);
+        if (inSecond >= 0) return offset + (ulong)first.Length + (ulong)inSecond;
+        int inFirst = first.LastIndexOf(pattern);
+        if (inFirst >= 0) return offset + (ulong)inFirst;
+        return null;
     }
+
+    /// <summary>Bytes of each snapshot kept to recognise the next one (perf keeps two PSB periods, at most 256 KiB).</summary>
+    public int ReferenceBytes { get; init; } = 64 * 1024;
+
+    /// <summary>The most bytes one snapshot passes on (perf's -S SIZE); the whole buffer unless set.</summary>
+    public ulong SnapshotLimit { get; set; }
+
+    /// <summary>
+    /// Whether the newest bytes of the previous snapshot are still where they were. Only the part the writer cannot
+    /// have reached without a lap is compared: the <c>Size - distance</c> bytes before the previous head.
+    /// </summary>
+    private bool ReferenceIntact(ulong previous, ulong distance)
+    {
+        int compare = (int)Math.Min((ulong)_referenceLength, Size - distance);
+        var reference = _reference.AsSpan(_referenceLength - compare, compare);
+        ulong from = (previous - (ulong)compare) & _mask;
+        ulong firstLength = Math.Min((ulong)compare, Size - from);
+        return reference[..(int)firstLength].SequenceEqual(new ReadOnlySpan<byte>(_aux + from, (int)firstLength))
+            && reference[(int)firstLength..].SequenceEqual(new ReadOnlySpan<byte>(_aux, compare - (int)firstLength));
+    }
+
+    /// <summary>Copies the newest valid bytes before <paramref name="head"/> for the next snapshot's lap test.</summary>
+    private void KeepReference(ulong head)
+    {
+        int length = (int)Math.Min((ulong)ReferenceBytes, _validBytes);
+        if (_reference.Length < length) _reference = new byte[Math.Min((ulong)ReferenceBytes, Size)];
+        ulong from = (head - (ulong)length) & _mask;
+        ulong firstLength = Math.Min((ulong)length, Size - from);
+        new ReadOnlySpan<byte>(_aux + from, (int)firstLength).CopyTo(_reference);
+        new ReadOnlySpan<byte>(_aux, length - (int)firstLength).CopyTo(_reference.AsSpan((int)firstLength));
+        _referenceLength = length;
+    }
+
+    /// <summary>
+    /// Before any trace was seen: the kernel hands out the buffer zeroed, so the writer has been past
+    /// <paramref name="head"/> (wrapped) exactly when something after it is not zero. perf looks at the last 512 words
+    /// only, which takes a buffer whose writer is in its last 4 KiB for wrapped and copies the zeros ahead of it.
+    /// </summary>
+    private bool HasTraceFrom(ulong head) => new ReadOnlySpan<byte>(_aux + head, (int)(Size - head)).IndexOfAnyExcept((byte)0) >= 0;
 
     public void Dispose() => _map.Dispose();
 }

@@ -29,3 +29,21 @@ public static class ProcFs
         return tid;
     }
 }
+
+/// <summary>realpath(3): the path with every symlink resolved, as perf names files in address filters.</summary>
+public static unsafe class RealPath
+{
+    /// <summary>The resolved path, or null with the errno text when it cannot be resolved (missing, no permission).</summary>
+    public static string? TryResolve(string path, out string? error)
+    {
+        byte* buffer = stackalloc byte[Interop.Sys.PATH_MAX];
+        byte* result = Interop.Sys.RealPath(path, buffer);
+        if (result == null)
+        {
+            error = PerfErrorExplainer.Strerror(System.Runtime.InteropServices.Marshal.GetLastPInvokeError());
+            return null;
+        }
+        error = null;
+        return System.Runtime.InteropServices.Marshal.PtrToStringUTF8((nint)result);
+    }
+}

@@ -19,6 +19,7 @@ public sealed class RecordingSession : IDisposable
     private readonly List<OpenedEvent> _opened = [];
     private readonly List<DataRing> _rings = [];
     private readonly List<AuxRing> _auxRings = [];
+    private readonly List<OpenedEvent> _ringOwners = [];
 
     public IReadOnlyList<EventConfig> Events { get; }
     public IReadOnlyList<OpenedEvent> Opened => _opened;
@@ -26,6 +27,11 @@ public sealed class RecordingSession : IDisposable
     /// <summary>The AUX area of each ring (same index as <see cref="Rings"/>), when the first event has one (Intel PT).</summary>
     public IReadOnlyList<AuxRing> AuxRings => _auxRings;
     public RecordTarget Target { get; }
+    /// <summary>The event that owns each ring (same index as <see cref="Rings"/>): with AUX, the AUX event itself, whose
+    /// task and CPU an AUXTRACE record names and which a snapshot disables and enables.</summary>
+    public IReadOnlyList<OpenedEvent> RingOwners => _ringOwners;
+    /// <summary>One ring per task (cpu -1) instead of one per CPU.</summary>
+    public bool PerThread { get; private init; }
 
     private RecordingSession(IReadOnlyList<EventConfig> events, RecordTarget target)
     {
@@ -41,16 +47,25 @@ public sealed class RecordingSession : IDisposable
     /// <param name="auxPages">AUX pages per ring (0: none). Event 0 must then be the AUX event (Intel PT): it owns each
     /// ring, and perf's rule is the same ("the auxtrace event must come first").</param>
     /// <param name="auxSnapshot">Map the AUX areas read-only: the kernel's overwrite (snapshot) mode.</param>
+    /// <param name="perThread">perf's --per-thread: every event on every task with cpu -1 and one ring per task
+    /// (SET_OUTPUT of a cpu -1 event must stay within its task); <paramref name="cpus"/> is ignored. The attrs must
+    /// not ask for inherit, which the kernel refuses to mmap for per-task events.</param>
     public static RecordingSession Open(IReadOnlyList<EventConfig> events, RecordTarget target, IReadOnlyList<int> cpus,
-        int dataPages, Func<IReadOnlyList<string>>? pmusPresent = null, int auxPages = 0, bool auxSnapshot = false)
+        int dataPages, Func<IReadOnlyList<string>>? pmusPresent = null, int auxPages = 0, bool auxSnapshot = false, bool perThread = false)
     {
-        var session = new RecordingSession(events, target);
+        if (perThread && target is RecordTarget.SystemWide)
+            throw new PerfException("per-thread mode needs tasks to follow, not every task on the system");
+        var session = new RecordingSession(events, target) { PerThread = perThread };
+        // Each ring group shares one ring: a CPU with every task on it, or (per-thread) one task on any CPU.
+        var groups = perThread
+            ? target.Tasks.Select(t => (Cpu: -1, Tasks: (IReadOnlyList<int>)[t]))
+            : cpus.Select(c => (Cpu: c, Tasks: target.Tasks));
         try
         {
-            foreach (int cpu in cpus)
+            foreach (var (cpu, tasks) in groups)
             {
                 PerfEventHandle? ringOwner = null;
-                foreach (int task in target.Tasks)
+                foreach (int task in tasks)
                 {
                     for (int e = 0; e < events.Count; e++)
                     {
@@ -64,11 +79,13 @@ public sealed class RecordingSession : IDisposable
                         {
                             break;   // this thread exited; its siblings are still worth recording
                         }
-                        session._opened.Add(new OpenedEvent(e, task, cpu, fd, PerfEvent.GetId(fd)));
+                        var opened = new OpenedEvent(e, task, cpu, fd, PerfEvent.GetId(fd));
+                        session._opened.Add(opened);
                         if (ringOwner is null)
                         {
                             var ring = DataRing.Map(fd, cpu, dataPages);
                             session._rings.Add(ring);
+                            session._ringOwners.Add(opened);
                             ringOwner = fd;
                             if (auxPages > 0)
                             {
@@ -123,5 +140,6 @@ public sealed class RecordingSession : IDisposable
         _rings.Clear();
         foreach (var o in _opened) o.Handle.Dispose();
         _opened.Clear();
+        _ringOwners.Clear();
     }
 }

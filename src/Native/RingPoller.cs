@@ -16,11 +16,21 @@ public enum StopReason { Requested, TargetExited, AllEventsHungUp, Duration }
 /// </summary>
 public sealed unsafe class RingPoller(RecordingSession session, IRingConsumer consumer, TimeSpan flushInterval)
 {
-    /// <summary>Where each AUX ring's bytes go (by ring index); null when the session has no AUX areas or in snapshot
-    /// mode, where AUX is read only on demand.</summary>
+    /// <summary>Where each AUX ring's bytes go (by ring index), drained in full-trace mode, snapshotted in snapshot
+    /// mode; null when the session has no AUX areas.</summary>
     public Func<int, IAuxConsumer>? AuxConsumers { get; init; }
 
+    /// <summary>Snapshot mode: requests (SIGUSR2) that wake the loop for a snapshot; a last one is taken at the end.</summary>
+    public SnapshotTrigger? Snapshots { get; init; }
+
     public long AuxBytesDrained { get; private set; }
+    public int SnapshotsTaken { get; private set; }
+    /// <summary>Times the loop woke for a snapshot request (several signals close together count once).</summary>
+    public int SnapshotRequests { get; private set; }
+    /// <summary>Snapshots (per ring) before which the writer had gone round the whole buffer: trace was overwritten unseen.</summary>
+    public int SnapshotLaps { get; private set; }
+    /// <summary>New bytes left out of snapshots by the snapshot size limit.</summary>
+    public long SnapshotBytesSkipped { get; private set; }
 
     /// <summary>Called after every pass that drained something: a point no later record sorts before (FINISHED_ROUND).</summary>
     public Action? RoundCompleted { get; init; }
@@ -32,7 +42,7 @@ public sealed unsafe class RingPoller(RecordingSession session, IRingConsumer co
     {
         RaiseOwnPriority();
         var fds = session.Opened.Select(o => o.Handle).ToList();
-        var pollSet = new pollfd[fds.Count];
+        var pollSet = new pollfd[fds.Count + 1];
         int live = fds.Count;
         var alive = new bool[fds.Count];
         var indexOf = new int[fds.Count];
@@ -59,6 +69,12 @@ public sealed unsafe class RingPoller(RecordingSession session, IRingConsumer co
                 pollSet[n] = new pollfd { fd = fds[i].Fd, events = (short)POLLIN };
                 indexOf[n++] = i;
             }
+            int triggerSlot = -1;
+            if (Snapshots is not null)
+            {
+                triggerSlot = n;
+                pollSet[n++] = new pollfd { fd = Snapshots.Fd, events = (short)POLLIN };
+            }
             int ready;
             fixed (pollfd* p = pollSet)
             {
@@ -74,6 +90,7 @@ public sealed unsafe class RingPoller(RecordingSession session, IRingConsumer co
                 Wakeups++;
                 for (int j = 0; j < n; j++)
                 {
+                    if (j == triggerSlot) continue;
                     if ((pollSet[j].revents & gone) != 0)
                     {
                         alive[indexOf[j]] = false;
@@ -82,7 +99,48 @@ public sealed unsafe class RingPoller(RecordingSession session, IRingConsumer co
                 }
             }
             DrainAll();
+            if (triggerSlot >= 0 && (pollSet[triggerSlot].revents & (short)POLLIN) != 0 && Snapshots!.TryTake())
+            {
+                SnapshotRequests++;
+                TakeSnapshot(reenable: true);
+            }
         }
+    }
+
+    /// <summary>
+    /// One snapshot of every snapshot-mode AUX ring, perf's way: disable the AUX events (the PMU stops and publishes
+    /// aux_head), drain the data rings up to this point, copy what is new in each AUX area, enable again.
+    /// </summary>
+    public void TakeSnapshot(bool reenable)
+    {
+        if (AuxConsumers is null) return;
+        var owners = new List<PerfEventHandle>();
+        for (int i = 0; i < session.AuxRings.Count; i++)
+            if (session.AuxRings[i].Snapshot) owners.Add(session.RingOwners[i].Handle);
+        if (owners.Count == 0) return;
+        foreach (var owner in owners)
+        {
+            try { PerfEvent.Disable(owner); } catch (PerfException) { }   // a task that exited: nothing moves anyway
+        }
+        DrainAll();
+        long bytes = 0;
+        for (int i = 0; i < session.AuxRings.Count; i++)
+        {
+            var aux = session.AuxRings[i];
+            if (!aux.Snapshot) continue;
+            var snapshot = aux.TakeSnapshot(AuxConsumers(i));
+            bytes += (long)snapshot.Bytes;
+            if (snapshot.Lapped) SnapshotLaps++;
+            SnapshotBytesSkipped += (long)snapshot.Skipped;
+        }
+        AuxBytesDrained += bytes;
+        SnapshotsTaken++;
+        if (reenable)
+            foreach (var owner in owners)
+            {
+                try { PerfEvent.Enable(owner); } catch (PerfException) { }
+            }
+        if (bytes > 0) RoundCompleted?.Invoke();
     }
 
     /// <summary>
@@ -116,9 +174,10 @@ public sealed unsafe class RingPoller(RecordingSession session, IRingConsumer co
 
     private StopReason Finish(StopReason reason)
     {
-        // Disable first so nothing new lands, then drain to the last byte.
+        // Disable first so nothing new lands, then drain to the last byte; in snapshot mode the exit snapshot.
         session.DisableAll();
         DrainAll();
+        if (session.AuxRings.Any(a => a.Snapshot)) TakeSnapshot(reenable: false);
         return reason;
     }
 }

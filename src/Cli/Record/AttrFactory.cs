@@ -49,7 +49,8 @@ public static class AttrFactory
         attr.SamplePeriod = 1;
         attr.SampleType = SampleIdFields | SampleType.Ip;
         attr.Flags |= AttrFlags.ExcludeGuest;
-        attr.AuxWatermark = (uint)Math.Min(uint.MaxValue, auxBytes / 4);
+        // A wakeup each quarter of the AUX area in full-trace mode; snapshot mode is read on demand (perf sets none).
+        if (!options.Snapshot) attr.AuxWatermark = (uint)Math.Min(uint.MaxValue, auxBytes / 4);
         Common(ref attr, options, launching, dataPages);
         return new EventConfig(spec.Name, attr);
     }
@@ -80,8 +81,9 @@ public static class AttrFactory
         // once the whole set is open, so no event runs before its sideband is there.
         attr.Flags |= AttrFlags.Disabled | AttrFlags.SampleIdAll;
         if (launching) attr.Flags |= AttrFlags.EnableOnExec;
-        // Follow threads and children of the traced tasks (meaningless but harmless system-wide).
-        if (!options.SystemWide) attr.Flags |= AttrFlags.Inherit;
+        // Follow threads and children of the traced tasks (meaningless but harmless system-wide). Not per-thread: the
+        // kernel refuses to mmap an inherited event opened with cpu -1 (perf: "inheritance is automatically disabled").
+        if (!options.SystemWide && !options.PerThread) attr.Flags |= AttrFlags.Inherit;
         // Wake the poller when a quarter of the ring is full; a periodic flush covers quiet rings.
         attr.Flags |= AttrFlags.Watermark;
         attr.WakeupWatermark = (uint)Math.Max(Environment.SystemPageSize, dataPages * (long)Environment.SystemPageSize / 4);

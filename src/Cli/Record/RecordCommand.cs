@@ -34,6 +34,19 @@ public static class RecordCommand
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Only errors on stderr" };
         var softPt = new Option<bool>("--soft-pt") { Description = "Software Intel PT: single-step the command with ptrace and write the trace Intel PT would give (slow, exact, for machines without PT); -e intel_pt/TERMS/ sets the packet options" };
         var groundTruth = new Option<string?>("--ground-truth") { Description = "With --soft-pt: also write the executed addresses, per thread, one per line", HelpName = "FILE" };
+        var snapshot = new Option<string?>("--snapshot", "-S")
+        {
+            Description = "AUX snapshot mode (intel_pt): keep the newest trace in a ring buffer and write it on SIGUSR2 and at exit; =SIZE limits each snapshot (bytes, or 64K, 4M)",
+            Arity = ArgumentArity.ZeroOrOne,
+            HelpName = "SIZE",
+        };
+        var perThread = new Option<bool>("--per-thread") { Description = "One ring per thread (events opened with cpu -1, children and new threads not followed) instead of one per CPU" };
+        var filter = new Option<string[]>("--filter")
+        {
+            Description = "Intel PT address filter, perf's syntax: 'filter FUNC @ FILE', 'start ADDR[/SIZE] @ FILE', 'stop ...', 'tracestop ...' (repeatable)",
+            AllowMultipleArgumentsPerToken = false,
+            HelpName = "FILTER",
+        };
         var command = new Argument<string[]>("command")
         {
             Description = "The command to launch and record, with its arguments (use -- before it when it has options)",
@@ -43,7 +56,8 @@ public static class RecordCommand
 
         var record = new Command("record", "Record events of a command, processes, threads or the whole system into a perf.data file")
         {
-            events, output, freq, count, callGraph, mmapPages, pid, tid, all, cpus, duration, verbose, quiet, softPt, groundTruth, command,
+            events, output, freq, count, callGraph, mmapPages, pid, tid, all, cpus, duration, verbose, quiet, softPt, groundTruth,
+            snapshot, perThread, filter, command,
         };
 
         record.Validators.Add(r =>
@@ -55,12 +69,21 @@ public static class RecordCommand
             if (r.GetValue(freq) is not null && r.GetValue(count) is not null) r.AddError("-F and -c are exclusive: sample by frequency or by period");
             if (r.GetValue(softPt) && r.GetValue(command) is not { Length: > 0 }) r.AddError("--soft-pt traces a command it launches: give one after -- (it cannot attach with -p, -t or -a)");
             if (r.GetValue(groundTruth) is not null && !r.GetValue(softPt)) r.AddError("--ground-truth needs --soft-pt");
+            bool systemWide = r.GetValue(all) || (r.GetValue(cpus) is not null && r.GetValue(pid) is null && r.GetValue(tid) is null && r.GetValue(command) is not { Length: > 0 });
+            if (r.GetValue(perThread) && systemWide) r.AddError("--per-thread follows tasks: it cannot be used with -a or a CPU list alone");
+            if (r.GetValue(softPt) && (r.GetResult(snapshot) is not null || r.GetValue(filter) is { Length: > 0 }))
+                r.AddError("--snapshot and --filter are for hardware Intel PT; --soft-pt records the whole run");
         });
         freq.Validators.Add(r => { if (r.GetValueOrDefault<string?>() is { } v && v != "max" && (!ulong.TryParse(v, out ulong f) || f == 0)) r.AddError($"-F {v}: expected a frequency in Hz or 'max'"); });
         count.Validators.Add(r => { if (r.GetValueOrDefault<ulong?>() is 0) r.AddError("-c 0: the period must be at least 1"); });
         mmapPages.Validators.Add(r => { if (r.GetValueOrDefault<string?>() is { } v && !TryParseMmapPages(v, out _, out _, out string? error)) r.AddError(error!); });
         duration.Validators.Add(r => { if (r.GetValueOrDefault<string?>() is { } v && ParseDuration(v) is null) r.AddError($"--duration {v}: expected seconds (2.5), 10s, 500ms, 1m or hh:mm:ss"); });
         pid.Validators.Add(r => { if (r.GetValueOrDefault<string?>() is { } v && ParseIds(v) is null) r.AddError($"-p {v}: expected process ids separated by commas"); });
+        snapshot.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<string?>() is { } v && SnapshotSizeOf(v) is null)
+                r.AddError($"--snapshot {v}: expected a size in bytes such as 65536, 0x10000, 64K or 4M (put the command after --)");
+        });
         tid.Validators.Add(r => { if (r.GetValueOrDefault<string?>() is { } v && ParseIds(v) is null) r.AddError($"-t {v}: expected thread ids separated by commas"); });
 
         record.SetAction((ParseResult r, CancellationToken ct) =>
@@ -84,6 +107,10 @@ public static class RecordCommand
                 Quiet = r.GetValue(quiet),
                 Command = r.GetValue(command) ?? [],
                 SoftPt = r.GetValue(softPt),
+                Snapshot = r.GetResult(snapshot) is not null,
+                SnapshotSize = r.GetValue(snapshot) is { } sv && SnapshotSizeOf(sv) is { } bytes and > 0 ? bytes : null,
+                PerThread = r.GetValue(perThread),
+                Filters = r.GetValue(filter) ?? [],
                 GroundTruth = r.GetValue(groundTruth),
                 OwnCommandLine = ["dotnet-ptrace", .. r.Tokens.Select(t => t.Value)],
             };
@@ -91,6 +118,10 @@ public static class RecordCommand
         });
         return record;
     }
+
+    /// <summary>The size of --snapshot=SIZE in bytes; 0 for a bare "e" (perf's snapshot-at-exit flag, always on here); null when invalid.</summary>
+    public static ulong? SnapshotSizeOf(string text) =>
+        text.Trim() == "e" ? 0 : Native.Events.IntelPtBufferPlan.ParseSize(text) is { } size and > 0 ? size : null;
 
     /// <summary>-m DATA[,AUX] as perf takes it: either part may be empty (",16" sets only the AUX area).</summary>
     public static bool TryParseMmapPages(string text, out int? data, out int? aux, out string? error)

@@ -19,6 +19,14 @@ public sealed record RecordOptions
     public int Verbosity { get; init; }
     public bool Quiet { get; init; }
     public IReadOnlyList<string> Command { get; init; } = [];
+    /// <summary>-S/--snapshot: AUX snapshot mode (overwrite ring, dumped on SIGUSR2 and at exit).</summary>
+    public bool Snapshot { get; init; }
+    /// <summary>--snapshot=SIZE: the most bytes per snapshot and CPU; null: the AUX area's size.</summary>
+    public ulong? SnapshotSize { get; init; }
+    /// <summary>--per-thread: one ring per task with cpu -1 (no inheritance), instead of one ring per CPU.</summary>
+    public bool PerThread { get; init; }
+    /// <summary>--filter: Intel PT address filters in perf's syntax (several are joined).</summary>
+    public IReadOnlyList<string> Filters { get; init; } = [];
     /// <summary>--soft-pt: single-step the command and encode it as Intel PT (software emulation).</summary>
     public bool SoftPt { get; init; }
     /// <summary>--ground-truth FILE (with --soft-pt): the executed addresses per thread, one per line.</summary>

@@ -4,6 +4,7 @@ using DotnetPtrace.Decoders.Elf;
 using DotnetPtrace.Decoders.PerfData;
 using DotnetPtrace.Native;
 using DotnetPtrace.Native.Events;
+using DotnetPtrace.Native.Events.AddressFilters;
 using Microsoft.Extensions.Logging;
 
 namespace DotnetPtrace.Cli.Record;
@@ -63,12 +64,11 @@ public sealed class RecordRunner(RecordOptions options)
         bool excludeKernel = specs.All(s => s.Attr.Has(AttrFlags.ExcludeKernel));
         // An AUX event (Intel PT) must come first: it owns each ring and its AUX area.
         var auxSpecs = specs.Where(s => s.PmuName == IntelPtDefaultConfig.PmuName).ToList();
-        if (auxSpecs.Count > 1) throw new UsageException("only one intel_pt event per recording (as with perf)");
-        int auxPages = auxSpecs.Count == 1 ? options.AuxPages ?? DefaultAuxPages() : 0;
+        var aux = PlanAux(auxSpecs, pmus, log);
         if (auxSpecs.Count == 0 && options.AuxPages is not null) log.LogWarning("-m ,AUX ignored: no intel_pt event");
         specs = [.. auxSpecs, .. specs.Except(auxSpecs)];
-        long auxBytes = (long)auxPages * Environment.SystemPageSize;
-        var configs = specs.Select((s, i) => auxPages > 0 && i == 0
+        long auxBytes = (long)aux.AuxPages * Environment.SystemPageSize;
+        var configs = specs.Select((s, i) => aux.AuxPages > 0 && i == 0
             ? AttrFactory.AuxTrace(s, options, launching, options.DataPages, auxBytes)
             : AttrFactory.Sampling(s, options, launching, options.DataPages)).ToList();
         configs.Add(AttrFactory.Sideband(options, launching, excludeKernel, options.DataPages));
@@ -86,9 +86,10 @@ public sealed class RecordRunner(RecordOptions options)
             }
             else target = ResolveAttachTarget();
 
-            session = RecordingSession.Open(configs, target, cpus, options.DataPages, () => pmus.Names, auxPages);
+            session = RecordingSession.Open(configs, target, cpus, options.DataPages, () => pmus.Names, aux.AuxPages, options.Snapshot, options.PerThread);
             log.LogInformation("opened {Fds} events on {Cpus} CPUs with {Rings} rings of {Pages} pages", session.Opened.Count, cpus.Count, session.Rings.Count, options.DataPages);
-            return await RecordAsync(session, gate, target, pmus, log, cancellation);
+            if (aux.Filter.Length > 0) ApplyAddressFilter(session, aux.Filter);
+            return await RecordAsync(session, gate, target, pmus, aux, log, cancellation);
         }
         catch
         {
@@ -102,7 +103,7 @@ public sealed class RecordRunner(RecordOptions options)
         }
     }
 
-    private async Task<int> RecordAsync(RecordingSession session, ExecGate? gate, RecordTarget target, PmuCatalog pmus, ILogger log, CancellationToken cancellation)
+    private async Task<int> RecordAsync(RecordingSession session, ExecGate? gate, RecordTarget target, PmuCatalog pmus, AuxSettings aux, ILogger log, CancellationToken cancellation)
     {
         var attrs = session.Events.Select((e, i) => new EventAttrEntry(e.Attr, session.IdsOf(i), e.Name)).ToList();
         var statistics = new RecordStatistics();
@@ -118,9 +119,10 @@ public sealed class RecordRunner(RecordOptions options)
         var background = new BackgroundPerfDataWriter(writer, [statistics, buildIds]);
         StopReason stop;
         int? childStatus = null;
+        string? snapshotSummary = null;
         try
         {
-            if (session.AuxRings.Count > 0) WriteAuxtraceInfo(session, target, pmus, background);
+            if (session.AuxRings.Count > 0) WriteAuxtraceInfo(session, target, pmus, aux, background);
             SynthesizeExisting(session, target, background, kernel: session.Events.Any(e => !e.Attr.Has(AttrFlags.ExcludeKernel)));
             if (gate is not null) gate.Release();
             else session.EnableAll();
@@ -130,14 +132,26 @@ public sealed class RecordRunner(RecordOptions options)
             var sink = new WriterRingSink(background, session.Rings.Sum(r => (long)r.Size));
             // perf stamps each AUXTRACE with rdtsc at copy time; its decoder starts timed decoding from it.
             var timeConversion = session.Rings[0].ReadTimeConversion();
-            var auxSinks = session.AuxRings.Select((_, i) => new AuxtraceSink(background, idx: i, cpu: session.Rings[i].Cpu)
+            var auxSinks = session.AuxRings.Select((ring, i) =>
             {
-                Reference = () => timeConversion.TscAt(Native.Clock.MonotonicNanoseconds()),
+                ring.SnapshotLimit = aux.SnapshotSize > 0 ? aux.SnapshotSize : ring.Size;
+                // Snapshots stitched at PSBs, as perf's decoder expects; it matches them by TSC, so only with tsc on.
+                if (aux.StitchAtPsb) ring.SyncPattern = IntelPtPsb.Bytes;
+                return new AuxtraceSink(background, idx: i, cpu: session.RingOwners[i].Cpu, tid: AuxtraceTid(session, i))
+                {
+                    Reference = () => timeConversion.TscAt(Native.Clock.MonotonicNanoseconds()),
+                };
             }).ToArray();
+            // perf -S: SIGUSR2 asks for a snapshot; the eventfd wakes the poll loop at once.
+            using var trigger = options.Snapshot && session.AuxRings.Count > 0 ? new SnapshotTrigger() : null;
+            using var signal = trigger?.RequestOn(Native.Signals.SIGUSR2);
+            if (trigger is not null && !options.Quiet)
+                Console.Error.WriteLine($"[ dotnet-ptrace record: snapshot mode; kill -USR2 {Environment.ProcessId} for a snapshot, one more is taken at the end ]");
             var poller = new RingPoller(session, sink, FlushInterval)
             {
                 RoundCompleted = sink.CompleteRound,
                 AuxConsumers = auxSinks.Length > 0 ? i => auxSinks[i] : null,
+                Snapshots = trigger,
             };
             DateTime? deadline = options.Duration is { } d ? DateTime.UtcNow + d : null;
             // The poll loop runs on its own thread; it stops for the target's exit, a signal, the deadline, or a
@@ -146,6 +160,7 @@ public sealed class RecordRunner(RecordOptions options)
                 () => poller.Run(() => (gate?.HasExited ?? false) || writer.WriteError is not null, deadline, cancellation),
                 CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             log.LogInformation("stopped: {Reason}; {Bytes} bytes drained in {Wakeups} wakeups", stop, poller.BytesDrained, poller.Wakeups);
+            snapshotSummary = trigger is null ? null : SnapshotSummary(poller);
             if (gate is not null) childStatus = await StopChildAsync(gate, log);
         }
         finally
@@ -158,6 +173,7 @@ public sealed class RecordRunner(RecordOptions options)
         }
 
         PrintSummary(writer, statistics);
+        if (snapshotSummary is not null && !options.Quiet) Console.Error.WriteLine(snapshotSummary);
         if (writer.WriteError is { } error)
         {
             Console.Error.WriteLine($"dotnet-ptrace record: writing {options.Output} failed after {writer.DataSize} bytes of data: {error.Message}; the file keeps everything written before ({writer.DroppedBytes} bytes dropped)");
@@ -171,23 +187,87 @@ public sealed class RecordRunner(RecordOptions options)
     /// Intel PT's AUXTRACE_INFO. Context switches come from our sideband event: SWITCH_CPU_WIDE system-wide, SWITCH
     /// for a traced task (perf's have_sched_switch 3 and 2).
     /// </summary>
-    private static void WriteAuxtraceInfo(RecordingSession session, RecordTarget target, PmuCatalog pmus, BackgroundPerfDataWriter background)
+    private static void WriteAuxtraceInfo(RecordingSession session, RecordTarget target, PmuCatalog pmus, AuxSettings aux, BackgroundPerfDataWriter background)
     {
         var time = session.Rings[0].ReadTimeConversion();
         if (time.CapUserTimeZero)
             background.Post(RecordBuilder.TimeConv(time.TimeShift, time.TimeMult, time.TimeZero, time.TimeCycles, time.TimeMask,
                 time.CapUserTimeZero, time.CapUserTimeShort), default);
         var pmu = pmus.Find(IntelPtDefaultConfig.PmuName) ?? throw new PerfException("the intel_pt PMU disappeared");
-        var info = IntelPtInfoFactory.Create(pmu, time, snapshot: false, perCpuMmaps: true,
-            haveSchedSwitch: target is RecordTarget.SystemWide ? 3UL : 2UL);
+        // perf: per-thread recordings have no switch events to sync with (0); per-CPU ones have ours.
+        var info = IntelPtInfoFactory.Create(pmu, time, snapshot: aux.Snapshot, perCpuMmaps: !session.PerThread,
+            haveSchedSwitch: session.PerThread ? 0UL : target is RecordTarget.SystemWide ? 3UL : 2UL, filter: aux.Filter);
         background.Post(info.ToRecord(), default);
     }
 
-    /// <summary>perf's default AUX size: 4 MiB when privileged, 128 KiB otherwise (perf-intel-pt.txt).</summary>
-    private static int DefaultAuxPages()
+    /// <summary>The AUX side of a recording: sizes, snapshot mode and the address filter (empty: none).</summary>
+    private sealed record AuxSettings(int AuxPages, bool Snapshot, ulong SnapshotSize, string Filter, bool StitchAtPsb = false);
+
+    /// <summary>
+    /// Checks the AUX options against the events and the PMU before anything is opened: --snapshot and --filter need
+    /// the intel_pt event; sizes as perf chooses them; filters parsed, resolved in their ELF files and counted against
+    /// the PMU's address ranges.
+    /// </summary>
+    private AuxSettings PlanAux(IReadOnlyList<EventSpec> auxSpecs, PmuCatalog pmus, ILogger log)
     {
+        if (auxSpecs.Count > 1) throw new UsageException("only one intel_pt event per recording (as with perf)");
+        if (auxSpecs.Count == 0)
+        {
+            if (options.Snapshot) throw new UsageException("--snapshot needs an AUX area event: -e intel_pt// (snapshot mode keeps the newest Intel PT trace in a ring buffer)");
+            if (options.Filters.Count > 0) throw new UsageException("--filter sets Intel PT address filters: it needs -e intel_pt//");
+            return new AuxSettings(0, false, 0, "");
+        }
+        var pmu = pmus.Find(IntelPtDefaultConfig.PmuName) ?? throw new UsageException("the intel_pt PMU disappeared");
         bool privileged = Environment.IsPrivilegedProcess || KernelSettings.Paranoid is < 0;
-        return (int)((privileged ? 4L << 20 : 128L << 10) / Environment.SystemPageSize);
+        IntelPtBufferPlan plan;
+        try
+        {
+            plan = IntelPtBufferPlan.Choose(privileged, options.AuxPages, options.Snapshot, options.SnapshotSize,
+                IntelPtBufferPlan.PsbPeriodBytes(pmu, auxSpecs[0].Attr.Config), Environment.SystemPageSize);
+        }
+        catch (EventParseException e) { throw new UsageException(e.Message); }
+        if (plan.Warning is not null) log.LogWarning("{Warning}", plan.Warning);
+        string filter = options.Filters.Count == 0 ? "" : ResolveFilters(pmu);
+        bool tsc = pmu.Format.TryGetValue("tsc", out var tscTerm) && tscTerm.Decode(auxSpecs[0].Attr) != 0;
+        return new AuxSettings(plan.AuxPages, options.Snapshot, plan.SnapshotSize, filter, StitchAtPsb: tsc);
+    }
+
+    /// <summary>--filter texts to the kernel's filter string, checked against the PMU's address ranges.</summary>
+    private string ResolveFilters(Pmu pmu)
+    {
+        try { return AddressFilterSet.Build(pmu, options.Filters, options.SystemWide); }
+        catch (AddressFilterException e) { throw new UsageException(e.Message); }
+    }
+
+    /// <summary>PERF_EVENT_IOC_SET_FILTER on every instance of the AUX event (event 0), before anything is enabled.</summary>
+    private static void ApplyAddressFilter(RecordingSession session, string filter)
+    {
+        foreach (var o in session.Opened.Where(o => o.EventIndex == 0))
+        {
+            try { PerfEvent.SetFilter(o.Handle, filter); }
+            catch (PerfException e)
+            {
+                string why = e.Errno == Tmds.Linux.LibC.EOPNOTSUPP ? "file-based filters work only on per-task events"
+                    : e.Errno == Tmds.Linux.LibC.EINVAL ? "the kernel refused it (a range outside the file's code, a size of 0, or more ranges than the PMU has)"
+                    : e.Errno == Tmds.Linux.LibC.ENOENT ? "the file does not exist for the kernel"
+                    : e.Message;
+                throw new PerfException($"address filter '{filter}' on {session.Events[0].Name} (cpu {o.Cpu}, task {o.Task}): {why}", e.Errno);
+            }
+        }
+    }
+
+    /// <summary>The tid an AUXTRACE names, as perf's auxtrace_mmap_params__set_idx: the task of a per-thread ring;
+    /// per CPU, the launched command (perf's thread map) or -1 system-wide.</summary>
+    private static int AuxtraceTid(RecordingSession session, int ring) =>
+        session.PerThread ? session.RingOwners[ring].Task : session.Target is RecordTarget.Command c ? c.Pid : -1;
+
+    private static string SnapshotSummary(RingPoller poller)
+    {
+        string laps = poller.SnapshotLaps > 0
+            ? $"; {poller.SnapshotLaps} times the trace had gone round the whole buffer since the previous snapshot, so older trace was overwritten unseen (snapshot more often or use a larger -m ,AUX)"
+            : "";
+        string skipped = poller.SnapshotBytesSkipped > 0 ? $"; {poller.SnapshotBytesSkipped} new bytes left out by the snapshot size" : "";
+        return $"[ dotnet-ptrace record: {poller.SnapshotsTaken} snapshots, {poller.AuxBytesDrained} bytes of AUX trace{laps}{skipped} ]";
     }
 
     /// <summary>

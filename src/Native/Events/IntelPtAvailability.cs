@@ -6,7 +6,7 @@ namespace DotnetPtrace.Native.Events;
 /// </summary>
 public static class IntelPtAvailability
 {
-    public const string Alternatives = "sampling works here (e.g. -e cpu-clock -g)";
+    public const string Alternatives = "record --soft-pt -- CMD gives the exact Intel PT trace of a small command by single-stepping it, and sampling works here (e.g. -e cpu-clock -g)";
 
     public static string WhyMissing(string cpuinfoPath = "/proc/cpuinfo")
     {

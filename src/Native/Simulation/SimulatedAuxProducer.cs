@@ -35,6 +35,9 @@ public sealed unsafe class SimulatedAuxProducer : IDisposable
     private ulong _auxHead;         // free-running (full trace) or in-buffer position (snapshot)
     private ulong _pendingLost;
     private int _enabled = 1;
+    // Held for each burst: PERF_EVENT_IOC_DISABLE returns only once the PMU has stopped and published aux_head, so a
+    // snapshot taken after Disable never races a write.
+    private readonly Lock _writing = new();
 
     public DataRing DataRing { get; }
     public AuxRing AuxRing { get; }
@@ -74,8 +77,11 @@ public sealed unsafe class SimulatedAuxProducer : IDisposable
     /// <summary>PERF_EVENT_IOC_ENABLE.</summary>
     public void Enable() => Volatile.Write(ref _enabled, 1);
 
-    /// <summary>PERF_EVENT_IOC_DISABLE: in snapshot mode the head is already published after every write.</summary>
-    public void Disable() => Volatile.Write(ref _enabled, 0);
+    /// <summary>PERF_EVENT_IOC_DISABLE: waits for a burst in flight, as the kernel stops the PMU synchronously.</summary>
+    public void Disable()
+    {
+        lock (_writing) Volatile.Write(ref _enabled, 0);
+    }
 
     /// <summary>
     /// One burst of trace, as the hardware would deliver between two PMIs. Returns the bytes that made it into the
@@ -83,12 +89,15 @@ public sealed unsafe class SimulatedAuxProducer : IDisposable
     /// </summary>
     public int Write(ReadOnlySpan<byte> trace)
     {
-        if (!Enabled)
+        lock (_writing)
         {
-            BytesLost += (ulong)trace.Length;
-            return 0;
+            if (!Enabled)
+            {
+                BytesLost += (ulong)trace.Length;
+                return 0;
+            }
+            return Snapshot ? WriteOverwrite(trace) : WriteFullTrace(trace);
         }
-        return Snapshot ? WriteOverwrite(trace) : WriteFullTrace(trace);
     }
 
     private int WriteFullTrace(ReadOnlySpan<byte> trace)
@@ -104,7 +113,7 @@ public sealed unsafe class SimulatedAuxProducer : IDisposable
             flags |= FlagTruncated;
             BytesLost += (ulong)(trace.Length - fits);
             Truncations++;
-            Disable();   // pending_disable: the PMU stops until user space enables it again
+            Volatile.Write(ref _enabled, 0);   // pending_disable: the PMU stops until user space enables it again
         }
         BytesAccepted += (ulong)fits;
         if (fits > 0 || flags != 0) EmitAuxRecord(_auxHead, (ulong)fits, flags);
