@@ -250,6 +250,8 @@ internal sealed class StepSession(string path, IReadOnlyList<string> command, So
 
     private void Handle(TracedThread t, WaitStatus st)
     {
+        // A system call takes time in the kernel: half of it passes before what it does (exec, mmap) is seen.
+        if (t.SyscallNumber >= 0) _time += KernelHalfSteps;
         _time++;
         t.StopTime = _time;
         SetState(t, ThreadRunState.Ready);
@@ -309,7 +311,7 @@ internal sealed class StepSession(string path, IReadOnlyList<string> command, So
     {
         ulong rip = Ptrace.PeekUser(t.Tid, Ptrace.RegRip);
         EnterHandlerIfDue(t, rip);
-        if (t.SyscallNumber >= 0) AfterSyscall(t);
+        if (t.SyscallNumber >= 0) { AfterSyscall(t); EndKernelTime(t); }
         t.InSyscall = false;
         t.PendingSignal = 0;
         t.RestartingSyscall = false;
@@ -327,7 +329,7 @@ internal sealed class StepSession(string path, IReadOnlyList<string> command, So
     {
         ulong rip = Ptrace.PeekUser(t.Tid, Ptrace.RegRip);
         EnterHandlerIfDue(t, rip);
-        if (t.SyscallNumber >= 0) AfterSyscall(t);
+        if (t.SyscallNumber >= 0) { AfterSyscall(t); EndKernelTime(t); }
         t.InSyscall = false;
         t.RestartingSyscall = false;
         if (t.LastLoggedIs(rip)) t.RemoveLast();
@@ -448,7 +450,23 @@ internal sealed class StepSession(string path, IReadOnlyList<string> command, So
             thread.AppendMarker(StepMarker.Kind.Exec, (ulong)process.Space.Id, _time);
         }
         AnnounceExec(process, thread.Tid);
+        EndKernelTime(thread);
         PrepareFirstInstructionAfterExec(thread);
+    }
+
+    /// <summary>
+    /// Steps of "kernel time" on each side of what a system call does. Without it the instructions after a syscall
+    /// would be one tick after it, and a decoder that orders sideband by the trace's timing packets (perf) could not
+    /// put an exec or mmap between them; with it the clock jumps by more than an MTC period across the call, as a
+    /// real kernel entry does, and the encoder re-states the time (TSC) when tracing resumes.
+    /// </summary>
+    private const long KernelHalfSteps = 64;
+
+    /// <summary>The second half of a syscall's kernel time: the thread resumes in user mode after it.</summary>
+    private void EndKernelTime(TracedThread t)
+    {
+        _time += KernelHalfSteps;
+        t.StopTime = _time;
     }
 
     private void ReplaceAddressSpace(TracedProcess process)
