@@ -1,4 +1,9 @@
+using System.Buffers.Binary;
 using System.Globalization;
+using System.Text;
+using DotnetPtrace.Decoders.Abi;
+using DotnetPtrace.Decoders.PerfData;
+using DotnetPtrace.Decoders.PerfData.Reading;
 using DotnetPtrace.Decoders.SoftPt;
 using DotnetPtrace.Tests.Infrastructure;
 using DotnetPtrace.Tests.SoftPtEncoder;
@@ -71,6 +76,90 @@ public sealed class SoftPtRecordPerfTests(ITestOutputHelper output) : IDisposabl
         var errors = Perf.Run("script", "-i", data, "--itrace=e");
         Perf.AssertClean(errors, allowLost: false);
         Assert.Equal("", errors.Stdout.Trim());
+        AssertLibiptAgrees(data, threads, $"{name} ({build})");
         output.WriteLine($"{name} ({build}): {threads.Count} threads, {threads.Sum(t => t.Addresses.Length)} instructions, {new FileInfo(data).Length} bytes of perf.data");
+    }
+
+    /// <summary>
+    /// The second oracle: libipt's instruction decoder over each thread's AUXTRACE bytes from the file, with the code
+    /// the file names (MMAP2 file ranges read from disk, and the captured [vdso]/anonymous code feature).
+    /// A process that exec'd after it was forked runs two images in one stream, which one libipt image cannot hold:
+    /// such threads are checked by perf above only.
+    /// </summary>
+    private void AssertLibiptAgrees(string data, List<GroundTruthThread> threads, string what)
+    {
+        if (SoftPtTestSupport.MissingPrerequisite() is { } missing) { output.WriteLine($"libipt check skipped: {missing}"); return; }
+        var streams = new Dictionary<int, MemoryStream>();
+        var maps = new Dictionary<int, List<(ulong Start, ulong Length, ulong Offset, string Path)>>();
+        var execs = new Dictionary<int, int>();
+        var forked = new HashSet<int>();
+        using (var reader = PerfDataReader.Open(data))
+        using (var file = File.OpenRead(data))
+        {
+            while (reader.TryRead(out PerfRecord r))
+            {
+                ReadOnlySpan<byte> b = r.Bytes;
+                int pid = b.Length >= 12 ? BinaryPrimitives.ReadInt32LittleEndian(b[8..]) : -1;
+                switch (r.Type)
+                {
+                    case PerfRecordType.Comm when (r.Header.Misc & PerfRecordMisc.CommExec) != 0:
+                        execs[pid] = execs.GetValueOrDefault(pid) + 1;
+                        break;
+                    case PerfRecordType.Fork when pid != BinaryPrimitives.ReadInt32LittleEndian(b[12..]):
+                        forked.Add(pid);
+                        if (maps.TryGetValue(BinaryPrimitives.ReadInt32LittleEndian(b[12..]), out var parent)) maps[pid] = [.. parent];
+                        break;
+                    case PerfRecordType.Mmap2:
+                    {
+                        string path = Encoding.UTF8.GetString(b[72..]).Split('\0')[0];
+                        if (!maps.TryGetValue(pid, out var list)) maps[pid] = list = [];
+                        list.Add((BinaryPrimitives.ReadUInt64LittleEndian(b[16..]), BinaryPrimitives.ReadUInt64LittleEndian(b[24..]), BinaryPrimitives.ReadUInt64LittleEndian(b[32..]), path));
+                        break;
+                    }
+                    case PerfRecordType.Auxtrace:
+                    {
+                        int tid = BinaryPrimitives.ReadInt32LittleEndian(b[36..]);
+                        var bytes = new byte[r.AuxPayloadSize];
+                        file.Position = r.AuxPayloadOffset;
+                        file.ReadExactly(bytes);
+                        if (!streams.TryGetValue(tid, out var stream)) streams[tid] = stream = new MemoryStream();
+                        stream.Write(bytes);
+                        break;
+                    }
+                }
+            }
+            Assert.Null(reader.Error);
+            var captured = reader.Features.Where(f => (int)f.Feature == CapturedCode.FeatureBit)
+                .SelectMany(f => CapturedCode.TryDecode(f.Payload, out _) ?? []).ToList();
+            foreach (var group in threads.GroupBy(t => t.Tid))
+            {
+                var thread = group.First();
+                if (group.Count() > 1 || execs.GetValueOrDefault(thread.Pid) > (forked.Contains(thread.Pid) ? 0 : 1) || !streams.ContainsKey(thread.Tid))
+                {
+                    output.WriteLine($"{what} tid {thread.Tid}: two images in one stream, libipt not asked");
+                    continue;
+                }
+                var regions = new List<(ulong Start, string File)>();
+                foreach (var (start, length, offset, path) in maps.GetValueOrDefault(thread.Pid) ?? [])
+                {
+                    string slice = Path.Combine(_dir, $"region-{thread.Tid}-{start:x}");
+                    if (path.StartsWith('/') && File.Exists(path))
+                    {
+                        using var elf = File.OpenRead(path);
+                        var bytes = new byte[Math.Min((long)length, elf.Length - (long)offset)];
+                        elf.Position = (long)offset;
+                        elf.ReadExactly(bytes);
+                        File.WriteAllBytes(slice, bytes);
+                    }
+                    else if (captured.LastOrDefault(c => c.Pid == thread.Pid && c.Address == start) is { } code) File.WriteAllBytes(slice, code.Bytes);
+                    else continue;
+                    regions.Add((start, slice));
+                }
+                byte[] pt = streams[thread.Tid].ToArray();
+                var result = SoftPtTestSupport.DecodeWithLibipt(regions, pt, new SoftPtOptions(), $"e2e-{thread.Tid}");
+                Assert.Empty(result.Errors);
+                SoftPtTestSupport.AssertSameAddresses(thread.Addresses, result.Instructions.Select(i => i.Ip).ToList(), $"libipt, {what} tid {thread.Tid}");
+            }
+        }
     }
 }
