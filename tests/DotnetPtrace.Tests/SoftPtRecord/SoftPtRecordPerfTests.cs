@@ -40,13 +40,26 @@ public sealed class SoftPtRecordPerfTests(ITestOutputHelper output) : IDisposabl
 
     [Theory]
     [MemberData(nameof(Samples))]
-    public void Perf_decodes_every_thread_to_its_ground_truth(string name, string build, string arguments)
+    public void Perf_decodes_every_thread_to_its_ground_truth(string name, string build, string arguments) =>
+        RecordAndCheck(name, build, arguments, terms: null);
+
+    /// <summary>The intel_pt terms change the packets, never the flow: no return compression, the smallest and largest
+    /// PSB period, no timing at all, and cycle-accurate timing.</summary>
+    [Theory]
+    [InlineData("noretcomp,psb_period=0")]
+    [InlineData("tsc=0,mtc=0,psb_period=15")]
+    [InlineData("cyc,mtc_period=0")]
+    public void Every_option_set_decodes_to_the_ground_truth(string terms) =>
+        RecordAndCheck("signals", "static", "", terms);
+
+    private void RecordAndCheck(string name, string build, string arguments, string? terms)
     {
         string program = SoftPtSamples.Path(name, build switch { "pie" => SoftPtBuild.Pie, "nopie" => SoftPtBuild.NoPie, _ => SoftPtBuild.Static });
         string[] args = arguments.Length == 0 ? [] : arguments.Split(' ');
         if (name == "fork_exec") args = [SoftPtSamples.NoStdlib(args[0])];
         string data = Path.Combine(_dir, $"{name}.data"), truth = Path.Combine(_dir, $"{name}.gt");
-        var rec = Tool.Run(["record", "--soft-pt", "-o", data, "--ground-truth", truth, "--", program, .. args], TimeSpan.FromMinutes(3));
+        string[] events = terms is null ? [] : ["-e", $"intel_pt/{terms}/u"];
+        var rec = Tool.Run(["record", "--soft-pt", .. events, "-o", data, "--ground-truth", truth, "--", program, .. args], TimeSpan.FromMinutes(3));
         output.WriteLine(rec.Stderr);
         // Traced, the command ends as it does on its own.
         var native = ProcessRunner.Run(program, args, TimeSpan.FromMinutes(1));
@@ -76,7 +89,7 @@ public sealed class SoftPtRecordPerfTests(ITestOutputHelper output) : IDisposabl
         var errors = Perf.Run("script", "-i", data, "--itrace=e");
         Perf.AssertClean(errors, allowLost: false);
         Assert.Equal("", errors.Stdout.Trim());
-        AssertLibiptAgrees(data, threads, $"{name} ({build})");
+        AssertLibiptAgrees(data, threads, $"{name} ({build})", terms);
         output.WriteLine($"{name} ({build}): {threads.Count} threads, {threads.Sum(t => t.Addresses.Length)} instructions, {new FileInfo(data).Length} bytes of perf.data");
     }
 
@@ -86,7 +99,7 @@ public sealed class SoftPtRecordPerfTests(ITestOutputHelper output) : IDisposabl
     /// A process that exec'd after it was forked runs two images in one stream, which one libipt image cannot hold:
     /// such threads are checked by perf above only.
     /// </summary>
-    private void AssertLibiptAgrees(string data, List<GroundTruthThread> threads, string what)
+    private void AssertLibiptAgrees(string data, List<GroundTruthThread> threads, string what, string? terms)
     {
         if (SoftPtTestSupport.MissingPrerequisite() is { } missing) { output.WriteLine($"libipt check skipped: {missing}"); return; }
         var streams = new Dictionary<int, MemoryStream>();
@@ -156,7 +169,8 @@ public sealed class SoftPtRecordPerfTests(ITestOutputHelper output) : IDisposabl
                     regions.Add((start, slice));
                 }
                 byte[] pt = streams[thread.Tid].ToArray();
-                var result = SoftPtTestSupport.DecodeWithLibipt(regions, pt, new SoftPtOptions(), $"e2e-{thread.Tid}");
+                var options = terms is null ? new SoftPtOptions() : Cli.Record.SoftPtTerms.Parse([$"intel_pt/{terms}/u"]);
+                var result = SoftPtTestSupport.DecodeWithLibipt(regions, pt, options, $"e2e-{thread.Tid}");
                 Assert.Empty(result.Errors);
                 SoftPtTestSupport.AssertSameAddresses(thread.Addresses, result.Instructions.Select(i => i.Ip).ToList(), $"libipt, {what} tid {thread.Tid}");
             }
