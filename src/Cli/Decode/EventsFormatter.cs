@@ -26,7 +26,7 @@ internal sealed class EventsFormatter(IBufferWriter<byte> output) : FlowFormatte
             Utf8.TryWrite(span[n..], $"  {ev.From:x} ->", out m);
             n += m;
         }
-        if (!ev.IpSuppressed)
+        if (!ev.IpSuppressed && HasIp(ev.Type))
         {
             Utf8.TryWrite(span[n..], $"  {ev.Ip:x}", out m);
             n += m;
@@ -34,6 +34,10 @@ internal sealed class EventsFormatter(IBufferWriter<byte> output) : FlowFormatte
         span[n++] = (byte)'\n';
         Output.Advance(n);
     }
+
+    /// <summary>Events whose IP field means something (the rest carry a payload, shown in their text).</summary>
+    private static bool HasIp(PtEventType type) => type is not (PtEventType.Paging or PtEventType.Vmcs or PtEventType.Stop
+        or PtEventType.Pwre or PtEventType.Pwrx or PtEventType.Cbr or PtEventType.Mnt or PtEventType.Sipi or PtEventType.Rsm);
 
     public override void Error(PtFlowErrorKind kind, long fileOffset, ulong ip, PtFlowError error)
     {

@@ -92,15 +92,22 @@ public sealed class ImageSource
             code = new MappedCode(vdso, (int)m.PgOff, (int)Math.Min(m.Length, (ulong)vdso.Length - m.PgOff));
             return true;
         }
-        return Problem(m, ExpectedBuildId(m), m.Path == "[vdso]" ? "no captured vDSO in the recording and none given" : "no file holds this code and the recording has no copy of it");
+        string reason = m.Path == "[vdso]" ? "no captured vDSO in the recording and none given"
+            : m.Path.StartsWith(KernelName, StringComparison.Ordinal) ? "kernel code: no image of it is available to the decoder"
+            : "no file holds this code and the recording has no copy of it";
+        return Problem(m, ExpectedBuildId(m), reason);
     }
+
+    private const string KernelName = "[kernel.kallsyms]";
 
     private static bool Covers(CapturedCode c, ulong address) => address - c.Address < (ulong)c.Bytes.Length;
 
     private string? ExpectedBuildId(CodeMapping m)
     {
         if (m.BuildId is { Length: > 0 } id) return Convert.ToHexStringLower(id);
-        return _buildIds.TryGetValue(m.Path, out byte[]? b) ? Convert.ToHexStringLower(b) : null;
+        // The kernel's text is mapped as "[kernel.kallsyms]_text" (or _stext) and listed as "[kernel.kallsyms]".
+        string path = m.Path.StartsWith(KernelName, StringComparison.Ordinal) ? KernelName : m.Path;
+        return _buildIds.TryGetValue(path, out byte[]? b) ? Convert.ToHexStringLower(b) : null;
     }
 
     /// <summary>perf stores 20 bytes, zero-padded when the id is shorter: compare the id's own length.</summary>

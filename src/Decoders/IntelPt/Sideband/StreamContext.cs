@@ -86,15 +86,19 @@ public sealed class StreamContext
         switch (ev.Type)
         {
             case PtEventType.Enabled:
-                Boundary(ev.IpSuppressed ? null : ev.Ip, enable: true);
+                // A PSB+ that finds tracing on is no switch: the thread that was traced still is (the switch record
+                // precedes the disable that ends its trace, so asking by time there would name the next thread).
+                Boundary(ev.IpSuppressed ? null : ev.Ip, enable: true, threadMayChange: !ev.StatusUpdate);
                 break;
             case PtEventType.Disabled or PtEventType.AsyncDisabled:
-                Boundary(null, enable: false);
+                // The trace of the thread that ran stops here: its mappings may change, the thread does not.
+                Boundary(null, enable: false, threadMayChange: false);
                 break;
             case PtEventType.Overflow:
                 Boundary(ev.IpSuppressed ? null : ev.Ip, enable: !ev.IpSuppressed);
                 break;
-            case PtEventType.Paging or PtEventType.AsyncPaging when Key.PerCpu:
+            case PtEventType.Paging or PtEventType.AsyncPaging when Key.PerCpu && !ev.StatusUpdate:
+                // A CR3 write: in a system-wide trace, a context switch without a tracing boundary.
                 Boundary(null, enable: false);
                 break;
         }
@@ -111,7 +115,7 @@ public sealed class StreamContext
         return source.ProblemOf(m) is { } problem && source.NoteNeeded(m) ? problem : null;
     }
 
-    private void Boundary(ulong? target, bool enable)
+    private void Boundary(ulong? target, bool enable, bool threadMayChange = true)
     {
         bool changed = false;
         if (!_started)
@@ -120,7 +124,7 @@ public sealed class StreamContext
             changed = true;
             StartThread();
         }
-        if (Key.PerCpu && HasTime && _model.TryGetRunning(Key.Cpu, Time, out int tid, out int pid) && tid != Tid)
+        if (Key.PerCpu && threadMayChange && HasTime && _model.TryGetRunning(Key.Cpu, Time, out int tid, out int pid) && tid != Tid)
         {
             SwitchThread(tid, pid);
             changed = true;
