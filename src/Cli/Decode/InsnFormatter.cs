@@ -9,13 +9,18 @@ namespace DotnetPtrace.Cli.Decode;
 /// <summary>
 /// Each instruction: its address, the function it is in (symbol+offset, from the mapped ELF file's symbols) and its
 /// Intel-syntax disassembly (Iced). Events in brackets, errors with offset and IP; "# pid P tid T" where the
-/// thread changes. Iced's formatter may allocate small strings for operands.
+/// thread changes. Each distinct instruction is formatted once (Iced, symbol lookup) and its line kept, so a hot loop
+/// costs a copy per instruction; the kept lines go when the image changes (exec, mmap, another process).
 /// </summary>
 internal sealed class InsnFormatter(IBufferWriter<byte> output, MappingSymbols symbols) : FlowFormatter(output)
 {
     private readonly IntelFormatter _formatter = new(new FormatterOptions { UppercaseHex = false, HexPrefix = "0x", HexSuffix = "", SpaceAfterOperandSeparator = true });
     private readonly CharOutput _chars = new();
     private PtInstructionReader? _reader;
+    private const int MaxKeptLines = 1 << 20;
+    private readonly Dictionary<ulong, byte[]> _lines = [];
+    private int _imageVersion = -1;
+    private byte[] _scratch = new byte[2048];
     private int _headerTid = int.MinValue;
 
     public override void Begin(StreamContext context)
@@ -34,24 +39,38 @@ internal sealed class InsnFormatter(IBufferWriter<byte> output, MappingSymbols s
             System.Text.Unicode.Utf8.TryWrite(h, $"# pid {Context.Pid} tid {Context.Tid}\n", out int hn);
             Output.Advance(hn);
         }
+        if (Context.Image.Version != _imageVersion || _lines.Count > MaxKeptLines)
+        {
+            _imageVersion = Context.Image.Version;
+            _lines.Clear();
+        }
         foreach (PtInstruction insn in block.Instructions())
         {
-            _chars.Clear();
-            if (_reader!.TryDecode(insn, out Instruction instruction)) _formatter.Format(instruction, _chars);
-            else _chars.Write("(bad)", FormatterTextKind.Text);
-            Span<byte> span = Output.GetSpan(1024 + Encoding.UTF8.GetMaxByteCount(_chars.Length));
-            int n = Hex16(span, insn.Ip);
-            span[n++] = (byte)' ';
-            span[n++] = (byte)' ';
-            int symStart = n;
-            n += Symbol(span[n..], insn.Ip);
-            // Pad the symbol column so the disassembly lines up for short names.
-            while (n - symStart < 32) span[n++] = (byte)' ';
-            span[n++] = (byte)' ';
-            n += Encoding.UTF8.GetBytes(_chars.Chars, span[n..]);
-            span[n++] = (byte)'\n';
-            Output.Advance(n);
+            if (!_lines.TryGetValue(insn.Ip, out byte[]? line)) _lines[insn.Ip] = line = Format(insn);
+            line.CopyTo(Output.GetSpan(line.Length));
+            Output.Advance(line.Length);
         }
+    }
+
+    private byte[] Format(in PtInstruction insn)
+    {
+        _chars.Clear();
+        if (_reader!.TryDecode(insn, out Instruction instruction)) _formatter.Format(instruction, _chars);
+        else _chars.Write("(bad)", FormatterTextKind.Text);
+        int need = 1024 + Encoding.UTF8.GetMaxByteCount(_chars.Length);
+        if (_scratch.Length < need) _scratch = new byte[need];
+        Span<byte> span = _scratch;
+        int n = Hex16(span, insn.Ip);
+        span[n++] = (byte)' ';
+        span[n++] = (byte)' ';
+        int symStart = n;
+        n += Symbol(span[n..], insn.Ip);
+        // Pad the symbol column so the disassembly lines up for short names.
+        while (n - symStart < 32) span[n++] = (byte)' ';
+        span[n++] = (byte)' ';
+        n += Encoding.UTF8.GetBytes(_chars.Chars, span[n..]);
+        span[n++] = (byte)'\n';
+        return span[..n].ToArray();
     }
 
     /// <summary>"name+0xoff", or "[dso]+0xfileoffset" when the file has no symbol there, or "[unknown]".</summary>

@@ -58,15 +58,16 @@ public sealed class PerfDataDecodeRunner(DecodeOptions options)
 
     private int Decode(string path, string name, PtRecording recording, Selection selection, Stream stdout)
     {
+        // Nothing to decode: one line that says why (the damage that ended the records, if that is the reason).
+        if (recording.Buffers.Count == 0)
+        {
+            return recording.ReadError is { } fatal
+                ? Usage($"{name}: offset 0x{fatal.Offset:x}: {fatal.Message} (no Intel PT trace before it)")
+                : Usage($"{name}: no Intel PT trace in this file (no AUXTRACE records{(recording.AuxtraceInfo is null ? ", no Intel PT AUXTRACE_INFO" : "")})");
+        }
         foreach (string w in recording.Warnings) Warn($"{name}: {w}");
         if (recording.ReadError is { } error)
-        {
-            if (recording.Buffers.Count == 0 && recording.Sideband.RecordsSeen == 0)
-                return Usage($"{name}: offset 0x{error.Offset:x}: {error.Message}");
             Warn($"{name}: records end at offset 0x{error.Offset:x}: {error.Message}; decoding what came before");
-        }
-        if (recording.Buffers.Count == 0)
-            return Usage($"{name}: no Intel PT trace in this file (no AUXTRACE records{(recording.AuxtraceInfo is null ? ", no Intel PT AUXTRACE_INFO" : "")})");
         if (recording.AuxtraceInfo is null) Warn($"{name}: no Intel PT AUXTRACE_INFO: decoding without timing configuration or time conversion");
 
         if (!TryConfig(recording, out PtFlowConfig? config, out string? cpuError)) return Usage(cpuError!);
