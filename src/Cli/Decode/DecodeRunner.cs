@@ -7,19 +7,20 @@ public sealed class DecodeRunner(DecodeOptions options)
 {
     public int Run(Stream stdout, TextWriter stderr)
     {
-        if (!PtErrata.TryParseCpu(options.Cpu, out int family, out int model, out string? cpuError))
+        string cpu = options.Cpu ?? "none";
+        if (!PtErrata.TryParseCpu(cpu, out int family, out int model, out string? cpuError))
         {
             stderr.WriteLine($"decode: {cpuError}");
             return ReturnCode.UsageError;
         }
-        PtFlowConfig config = options.Cpu == "none" ? new PtFlowConfig() : PtFlowConfig.ForCpu(family, model);
-        if (options.Cpu != "none" && !PtErrata.TryForCpu(family, model, out _))
-            stderr.WriteLine($"decode: warning: no errata known for cpu {options.Cpu}; decoding as for a CPU without any");
+        PtFlowConfig config = cpu == "none" ? new PtFlowConfig() : PtFlowConfig.ForCpu(family, model);
+        if (cpu != "none" && !PtErrata.TryForCpu(family, model, out _))
+            stderr.WriteLine($"decode: warning: no errata known for cpu {cpu}; decoding as for a CPU without any");
 
         byte[] trace;
         try
         {
-            trace = File.ReadAllBytes(options.Trace);
+            trace = File.ReadAllBytes(options.Trace!);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

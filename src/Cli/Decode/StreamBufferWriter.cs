@@ -46,6 +46,19 @@ public sealed class StreamBufferWriter(Stream stream) : IBufferWriter<byte>, IDi
         _used += bytes.Length;
     }
 
+    /// <summary>Copies bytes formatted elsewhere (another stream's buffered output).</summary>
+    public void WriteBytes(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.Length > _buffer.Length - _used) Flush();
+        if (bytes.Length > _buffer.Length)
+        {
+            WriteOut(bytes);
+            return;
+        }
+        bytes.CopyTo(_buffer.AsSpan(_used));
+        _used += bytes.Length;
+    }
+
     public void Flush()
     {
         if (_used > 0) WriteOut(_buffer.AsSpan(0, _used));

@@ -1,0 +1,100 @@
+using System.Buffers;
+using DotnetPtrace.Decoders.IntelPt.Flow;
+
+namespace DotnetPtrace.Cli.Decode;
+
+/// <summary>
+/// One line per control transfer, like <c>perf script -F +flags</c>: time, thread, <c>FROM -> TO</c> and the kind:
+/// call, return, jcc, jmp, syscall and other far transfers by name, async (interrupts, signals, faults), trace begin
+/// and trace end (TO or FROM 0 where tracing was off). Not-taken conditional branches are not listed.
+/// </summary>
+internal sealed class BranchesFormatter(IBufferWriter<byte> output) : FlowFormatter(output)
+{
+    private PtInsn _pending;
+    private bool _hasPending;
+
+    public override void Block(in PtBlock block)
+    {
+        Resolve(block.Ip);
+        PtInsn last = block.Last;
+        _hasPending = last.Class != PtInsnClass.Other;
+        if (_hasPending) _pending = last;
+    }
+
+    private void Resolve(ulong to)
+    {
+        if (!_hasPending) return;
+        _hasPending = false;
+        if (_pending.Class == PtInsnClass.CondJump && to == _pending.NextIp) return;   // not taken
+        Line(_pending.Ip, to, Kind(_pending), "");
+    }
+
+    internal static string Kind(in PtInsn insn) => insn.Ext switch
+    {
+        PtInsnExt.Syscall => "syscall",
+        PtInsnExt.Sysenter => "sysenter",
+        PtInsnExt.Sysret => "sysret",
+        PtInsnExt.Sysexit => "sysexit",
+        PtInsnExt.Int => "int",
+        PtInsnExt.Iret => "iret",
+        PtInsnExt.Vmcall => "vmcall",
+        PtInsnExt.Vmlaunch or PtInsnExt.Vmresume => "vmentry",
+        _ => insn.Class switch
+        {
+            PtInsnClass.Call => "call",
+            PtInsnClass.Return => "return",
+            PtInsnClass.CondJump => "jcc",
+            PtInsnClass.Jump => "jmp",
+            PtInsnClass.FarCall => "far call",
+            PtInsnClass.FarReturn => "far return",
+            PtInsnClass.FarJump => "far jmp",
+            _ => "branch",
+        },
+    };
+
+    private void Line(ulong from, ulong to, string kind, string suffix)
+    {
+        Span<byte> span = Output.GetSpan(128);
+        int n = Time(span);
+        span[n++] = (byte)' ';
+        System.Text.Unicode.Utf8.TryWrite(span[n..], $"{Context.Tid,7}  {from:x16} -> {to:x16} {kind}{suffix}\n", out int m);
+        Output.Advance(n + m);
+    }
+
+    public override void Event(in PtEvent ev, long fileOffset)
+    {
+        if (ev.StatusUpdate) return;
+        switch (ev.Type)
+        {
+            case PtEventType.Enabled:
+                _hasPending = false;
+                Line(0, ev.Ip, "trace begin", "");
+                break;
+            case PtEventType.Disabled:
+                // The branch that left traced code (a syscall in user-only tracing): it ends the trace.
+                if (_hasPending) Line(_pending.Ip, ev.IpSuppressed ? 0 : ev.Ip, Kind(_pending), ", trace end");
+                _hasPending = false;
+                break;
+            case PtEventType.AsyncDisabled:
+                _hasPending = false;
+                Line(ev.From, ev.IpSuppressed ? 0 : ev.Ip, "async", ", trace end");
+                break;
+            case PtEventType.AsyncBranch:
+                Resolve(ev.From);
+                Line(ev.From, ev.IpSuppressed ? 0 : ev.Ip, "async", "");
+                break;
+            case PtEventType.Overflow:
+                _hasPending = false;
+                Line(0, ev.IpSuppressed ? 0 : ev.Ip, "overflow", "");
+                break;
+        }
+    }
+
+    public override void Error(PtFlowErrorKind kind, long fileOffset, ulong ip, PtFlowError error)
+    {
+        _hasPending = false;
+        base.Error(kind, fileOffset, ip, error);
+    }
+
+    public override void Gap() => _hasPending = false;
+}

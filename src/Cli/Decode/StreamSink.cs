@@ -1,0 +1,71 @@
+using DotnetPtrace.Decoders.IntelPt.Flow;
+using DotnetPtrace.Decoders.IntelPt.Sideband;
+
+namespace DotnetPtrace.Cli.Decode;
+
+/// <summary>What to show of a stream: one thread (--tid), a span of perf time (--time). Null parts select all.</summary>
+internal sealed record Selection(int? Tid, ulong? From, ulong? To)
+{
+    public bool All => Tid is null && From is null && To is null;
+
+    public bool Selects(StreamContext c) =>
+        (Tid is not int t || c.Tid == t)
+        && (From is null && To is null || c.HasTime && (From is not ulong f || c.Time >= f) && (To is not ulong e || c.Time <= e));
+}
+
+/// <summary>
+/// The sink one stream decodes into: it tells the <see cref="StreamContext"/> about every event first (thread,
+/// time, mappings follow the trace), then hands what the selection lets through to the formatter, and counts it.
+/// A missing image that the trace needed is reported once (across all streams) through <see cref="ReportProblem"/>.
+/// </summary>
+internal sealed class StreamSink(StreamContext context, FlowFormatter? formatter, Selection selection, Action<ImageProblem> reportProblem)
+    : IPtTimedFlowSink
+{
+    private TraceSegment? _segment;
+
+    public StreamContext Context => context;
+    public Action<ImageProblem> ReportProblem => reportProblem;
+    public long SelectedInstructions { get; private set; }
+    public long SelectedBlocks { get; private set; }
+    public long SelectedEvents { get; private set; }
+
+    /// <summary>The segment being decoded now: offsets in it become file offsets.</summary>
+    public void StartSegment(TraceSegment segment, bool first)
+    {
+        _segment = segment;
+        if (!first) formatter?.Gap();
+    }
+
+    private long FileOffset(long offset) => _segment?.FileOffsetOf(offset) ?? offset;
+
+    public void OnBlock(in PtBlock block)
+    {
+        if (!selection.All && !selection.Selects(context)) return;
+        SelectedInstructions += block.InstructionCount;
+        SelectedBlocks++;
+        formatter?.Block(block);
+    }
+
+    public void OnEvent(in PtEvent ev, long offset)
+    {
+        context.OnEvent(ev);
+        if (!selection.All && !selection.Selects(context)) return;
+        if (!ev.StatusUpdate) SelectedEvents++;
+        formatter?.Event(ev, FileOffset(offset));
+    }
+
+    public void OnError(PtFlowErrorKind kind, long offset, ulong ip, PtFlowError error)
+    {
+        if (context.OnError(error, ip) is { } problem) reportProblem(problem);
+        if (!selection.All && !selection.Selects(context)) return;
+        formatter?.Error(kind, FileOffset(offset), ip, error);
+    }
+
+    public void OnEndOfTrace()
+    {
+        if (!selection.All && !selection.Selects(context)) return;
+        formatter?.EndOfTrace();
+    }
+
+    public void OnTime(ulong tsc) => context.OnTime(tsc);
+}

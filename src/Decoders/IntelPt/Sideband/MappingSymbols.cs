@@ -1,0 +1,40 @@
+using System.Collections.Concurrent;
+using DotnetPtrace.Decoders.Elf;
+
+namespace DotnetPtrace.Decoders.IntelPt.Sideband;
+
+/// <summary>
+/// Names code addresses by the mapping they are in: the mapped ELF file's symbols (an address there is
+/// <c>ip - start + pgoff</c> in the file, turned into the address its symbols use by its PT_LOAD segments), and the
+/// vDSO's own symbols from the same bytes the image uses. Files are parsed once and shared (thread-safe); a miss is
+/// cached too, so a stripped or missing binary costs one look.
+/// </summary>
+public sealed class MappingSymbols(ImageSource images, string? root = null)
+{
+    private readonly ConcurrentDictionary<string, Lazy<ElfSymbols?>> _files = new(StringComparer.Ordinal);
+
+    /// <summary>The function holding <paramref name="ip"/> in mapping <paramref name="m"/>, and the offset into it.</summary>
+    public bool TryFind(CodeMapping m, ulong ip, out string name, out ulong offset)
+    {
+        name = "";
+        offset = 0;
+        ElfSymbols? elf = SymbolsOf(m);
+        if (elf is null) return false;
+        ulong fileOffset = ip - m.Start + m.PgOff;
+        return elf.FileOffsetToAddress(fileOffset) is ulong address && elf.TryFind(address, out name, out offset);
+    }
+
+    private ElfSymbols? SymbolsOf(CodeMapping m)
+    {
+        if (m.IsFile) return _files.GetOrAdd(m.Path, p => new Lazy<ElfSymbols?>(() => ElfSymbols.TryLoad(root is null ? p : Path.Join(root, p)))).Value;
+        // [vdso] and captured code: parse the bytes the image has (an ELF image for the vDSO; anonymous code has none).
+        string key = $"{m.Path}@{m.Pid}:{m.Start:x}";
+        return _files.GetOrAdd(key, _ => new Lazy<ElfSymbols?>(() =>
+        {
+            CodeMapping whole = m with { PgOff = 0 };
+            return images.TryGetCode(whole, out MappedCode code) && code.Offset == 0
+                ? ElfSymbols.TryParse(code.Data.AsSpan(0, code.Data.Length))
+                : null;
+        })).Value;
+    }
+}
