@@ -81,6 +81,7 @@ public sealed class SoftPtRecordRunner(RecordOptions options)
                 Cmdline = [.. options.OwnCommandLine],
                 Hostname = host.Hostname,
                 OsRelease = host.OsRelease,
+                BuildIds = SoftPtFile.BuildIdsOf(recording, Decoders.Elf.ElfBuildId.TryRead),
             });
         }
         if (!options.Quiet)

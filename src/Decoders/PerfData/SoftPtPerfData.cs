@@ -18,6 +18,8 @@ public sealed record SoftPtFileSettings
     public string[] Cmdline { get; init; } = [];
     public string? Hostname { get; init; }
     public string? OsRelease { get; init; }
+    /// <summary>Build-ids of the mapped files, so a decoder can tell a rebuilt binary from the one that ran.</summary>
+    public IReadOnlyList<BuildIdEntry> BuildIds { get; init; } = [];
     /// <summary>The perf_event_attr type written for the intel_pt event (AUXTRACE_INFO priv[0] repeats it).</summary>
     public uint PmuType { get; init; } = 8;
 }
@@ -126,6 +128,7 @@ public static class SoftPtFile
         writer.Finish(new PerfDataFeatures
         {
             CapturedCode = CodeWithoutFile(recording, PerfTime),
+            BuildIds = settings.BuildIds,
             Hostname = settings.Hostname, OsRelease = settings.OsRelease, Arch = "x86_64",
             NrCpusOnline = 1, NrCpusAvailable = 1, CpuDesc = CpuDescMark, CpuId = settings.CpuId, Cmdline = settings.Cmdline,
         });
@@ -134,6 +137,17 @@ public static class SoftPtFile
     }
 
     private const int AuxtraceRecordSize = 48;
+
+    /// <summary>The build-id of every file the recording mapped code from (read by <paramref name="readBuildId"/>).</summary>
+    public static List<BuildIdEntry> BuildIdsOf(ExecutionRecording recording, Func<string, byte[]?> readBuildId)
+    {
+        var result = new List<BuildIdEntry>();
+        foreach (string path in recording.Sideband.Where(e => e.Kind == SidebandKind.Mmap && e.Path.StartsWith('/') && !e.Path.StartsWith("//", StringComparison.Ordinal))
+                     .Select(e => e.Path).Distinct(StringComparer.Ordinal))
+            if (readBuildId(path) is { Length: > 0 and <= BuildIdEntry.MaxBuildIdSize } id)
+                result.Add(new BuildIdEntry(BuildIdEntry.HostPid, PerfRecordMisc.User, id, path));
+        return result;
+    }
 
     /// <summary>
     /// The captured regions that no file holds ([vdso], anonymous memory): kept in the file so a decoder elsewhere,

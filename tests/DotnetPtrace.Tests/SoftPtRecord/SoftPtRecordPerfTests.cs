@@ -90,6 +90,9 @@ public sealed class SoftPtRecordPerfTests(ITestOutputHelper output) : IDisposabl
         Perf.AssertClean(errors, allowLost: false);
         Assert.Equal("", errors.Stdout.Trim());
         AssertLibiptAgrees(data, threads, $"{name} ({build})", terms);
+        // The binaries' build-ids travel with the trace (perf's own listing of the file is the judge).
+        var ids = Perf.Run("buildid-list", "-i", data);
+        Assert.Contains(ids.Stdout.Split('\n'), l => l.EndsWith(" " + program, StringComparison.Ordinal));
         output.WriteLine($"{name} ({build}): {threads.Count} threads, {threads.Sum(t => t.Addresses.Length)} instructions, {new FileInfo(data).Length} bytes of perf.data");
     }
 
