@@ -44,7 +44,34 @@ public struct PtFlowSummary
 public static class PtFlowSession
 {
     public static PtFlowSummary Decode<TSink>(ReadOnlySpan<byte> trace, PtImage image, PtFlowConfig config, ref TSink sink)
-        where TSink : IPtFlowSink
+        where TSink : IPtFlowSink =>
+        Run(trace, image, config, ref sink, new BatchedBlocks<TSink>());
+
+    /// <summary>How the loop below takes blocks: in batches (the fast path) or one at a time with their time.</summary>
+    internal interface IBlockStep<TSink> where TSink : IPtFlowSink
+    {
+        /// <summary>Takes one or more blocks; <paramref name="progressed"/> says whether any instruction was decoded.</summary>
+        int Take(ref PtBlockDecoder dec, ref TSink sink, ref PtFlowSummary summary, out PtBlock block, out bool progressed);
+    }
+
+    /// <summary>The block decoder's branch-trace fast loop: many blocks per call, straight to the sink.</summary>
+    private struct BatchedBlocks<TSink> : IBlockStep<TSink> where TSink : IPtFlowSink
+    {
+        public readonly int Take(ref PtBlockDecoder dec, ref TSink sink, ref PtFlowSummary summary, out PtBlock block, out bool progressed)
+        {
+            long before = summary.Instructions;
+            int status = dec.NextBlocks(ref sink, ref summary, out block);
+            progressed = summary.Instructions != before;
+            return status;
+        }
+    }
+
+    /// <summary>
+    /// ptxed's loop: synchronise, drain events, take blocks, report each error with its offset and IP, resume at the
+    /// next PSB, until the trace ends. <paramref name="step"/> decides how blocks are taken.
+    /// </summary>
+    internal static PtFlowSummary Run<TSink, TStep>(ReadOnlySpan<byte> trace, PtImage image, PtFlowConfig config, ref TSink sink, TStep step)
+        where TSink : IPtFlowSink where TStep : struct, IBlockStep<TSink>
     {
         var summary = new PtFlowSummary { TraceBytes = trace.Length };
         var dec = new PtBlockDecoder(trace, image, config);
@@ -92,12 +119,11 @@ public static class PtFlowSession
                     status = -(int)PtFlowError.EndOfStream;
                     break;
                 }
-                long before = summary.Instructions;
-                status = dec.NextBlocks(ref sink, ref summary, out block);
+                status = step.Take(ref dec, ref sink, ref summary, out block, out bool progressed);
                 if (status < 0) break;
                 // Guard against a decoder state that makes no progress (libipt's loop has none; a hang is worse
-                // than an error): nothing decoded, nothing pending, not at the end.
-                if (summary.Instructions == before && (status & (int)(PtFlowStatus.EventPending | PtFlowStatus.EndOfStream)) == 0)
+                // than an error): nothing decoded, nothing pending, not at the end, several times in a row.
+                if (!progressed && (status & (int)(PtFlowStatus.EventPending | PtFlowStatus.EndOfStream)) == 0)
                 {
                     if (++stalls > 3)
                     {

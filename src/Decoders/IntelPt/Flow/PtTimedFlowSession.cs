@@ -15,80 +15,31 @@ public interface IPtTimedFlowSink : IPtFlowSink
 public static class PtTimedFlowSession
 {
     public static PtFlowSummary Decode<TSink>(ReadOnlySpan<byte> trace, PtImage image, PtFlowConfig config, ref TSink sink)
-        where TSink : IPtTimedFlowSink
+        where TSink : IPtTimedFlowSink =>
+        PtFlowSession.Run(trace, image, config, ref sink, new TimedBlocks<TSink> { LastTime = ulong.MaxValue });
+
+    /// <summary>One block at a time, each preceded by the decoder's time when it changed.</summary>
+    private struct TimedBlocks<TSink> : PtFlowSession.IBlockStep<TSink> where TSink : IPtTimedFlowSink
     {
-        var summary = new PtFlowSummary { TraceBytes = trace.Length };
-        var dec = new PtBlockDecoder(trace, image, config);
-        long lastSync = 0;
-        bool first = true;
-        ulong lastTime = ulong.MaxValue;
-        while (true)
+        public ulong LastTime;
+
+        public int Take(ref PtBlockDecoder dec, ref TSink sink, ref PtFlowSummary summary, out PtBlock block, out bool progressed)
         {
-            PtBlock block = default;
-            int status = dec.SyncForward();
-            if (status < 0)
+            int status = dec.Next(out block);
+            progressed = !block.IsEmpty;
+            if (progressed)
             {
-                PtFlowError e = PtBlockDecoder.ErrorOf(status);
-                if (e == PtFlowError.EndOfStream) break;
-                summary.Errors++;
-                sink.OnError(PtFlowErrorKind.Sync, dec.Offset, 0, e);
-                long newSync = dec.Offset;
-                if (newSync <= lastSync) break;
-                lastSync = newSync;
-                continue;
+                if (dec.TryGetTime(out ulong tsc) && tsc != LastTime)
+                {
+                    LastTime = tsc;
+                    sink.OnTime(tsc);
+                }
+                summary.Instructions += block.InstructionCount;
+                summary.Blocks++;
+                sink.OnBlock(block);
             }
-            if (!first) summary.Gaps++;
-            first = false;
-            int stalls = 0;
-            while (true)
-            {
-                while ((status & (int)PtFlowStatus.EventPending) != 0)
-                {
-                    long offset = dec.Offset;
-                    status = dec.Event(out PtEvent ev);
-                    if (status < 0) break;
-                    if (ev.StatusUpdate) summary.StatusUpdates++;
-                    else
-                    {
-                        summary.Events++;
-                        if (ev.Type == PtEventType.Overflow) summary.Overflows++;
-                    }
-                    sink.OnEvent(ev, offset);
-                }
-                if (status < 0) break;
-                if ((status & (int)PtFlowStatus.EndOfStream) != 0)
-                {
-                    if ((status & (int)PtFlowStatus.IpSuppressed) == 0) sink.OnEndOfTrace();
-                    status = -(int)PtFlowError.EndOfStream;
-                    break;
-                }
-                status = dec.Next(out block);
-                if (!block.IsEmpty)
-                {
-                    if (dec.TryGetTime(out ulong tsc) && tsc != lastTime)
-                    {
-                        lastTime = tsc;
-                        sink.OnTime(tsc);
-                    }
-                    summary.Instructions += block.InstructionCount;
-                    summary.Blocks++;
-                    sink.OnBlock(block);
-                    stalls = 0;
-                }
-                if (status < 0) break;
-                // The same guard as PtFlowSession: no instructions, nothing pending, not at the end, several times.
-                if (block.IsEmpty && (status & (int)(PtFlowStatus.EventPending | PtFlowStatus.EndOfStream)) == 0 && ++stalls > 3)
-                {
-                    status = -(int)PtFlowError.Internal;
-                    break;
-                }
-            }
-            PtFlowError error = PtBlockDecoder.ErrorOf(status);
-            if (error == PtFlowError.EndOfStream) break;
-            summary.Errors++;
-            sink.OnError(PtFlowErrorKind.Decode, dec.Offset, PtFlowSession.ErrorIp(block, error), error);
+            return status;
         }
-        return summary;
     }
 }
 
