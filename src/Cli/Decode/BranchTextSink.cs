@@ -32,31 +32,9 @@ public sealed class BranchTextSink(IBufferWriter<byte> output) : IPtFlowSink
         _hasPending = false;
         // A conditional branch that fell through was not taken.
         if (_pending.Class == PtInsnClass.CondJump && to == _pending.NextIp) return;
-        Line(_pending.Ip, to, Kind(_pending));
+        Line(_pending.Ip, to, BranchKinds.Of(_pending));
     }
 
-    private static string Kind(in PtInsn insn) => insn.Ext switch
-    {
-        PtInsnExt.Syscall => "syscall",
-        PtInsnExt.Sysenter => "sysenter",
-        PtInsnExt.Sysret => "sysret",
-        PtInsnExt.Sysexit => "sysexit",
-        PtInsnExt.Int => "int",
-        PtInsnExt.Iret => "iret",
-        PtInsnExt.Vmcall => "vmcall",
-        PtInsnExt.Vmlaunch or PtInsnExt.Vmresume => "vmentry",
-        _ => insn.Class switch
-        {
-            PtInsnClass.Call => "call",
-            PtInsnClass.Return => "return",
-            PtInsnClass.CondJump => "jcc",
-            PtInsnClass.Jump => "jmp",
-            PtInsnClass.FarCall => "far call",
-            PtInsnClass.FarReturn => "far return",
-            PtInsnClass.FarJump => "far jmp",
-            _ => "branch",
-        },
-    };
 
     private void Line(ulong from, ulong to, string kind)
     {

@@ -26,31 +26,9 @@ internal sealed class BranchesFormatter(IBufferWriter<byte> output) : FlowFormat
         if (!_hasPending) return;
         _hasPending = false;
         if (_pending.Class == PtInsnClass.CondJump && to == _pending.NextIp) return;   // not taken
-        Line(_pending.Ip, to, Kind(_pending), "");
+        Line(_pending.Ip, to, BranchKinds.Of(_pending), "");
     }
 
-    internal static string Kind(in PtInsn insn) => insn.Ext switch
-    {
-        PtInsnExt.Syscall => "syscall",
-        PtInsnExt.Sysenter => "sysenter",
-        PtInsnExt.Sysret => "sysret",
-        PtInsnExt.Sysexit => "sysexit",
-        PtInsnExt.Int => "int",
-        PtInsnExt.Iret => "iret",
-        PtInsnExt.Vmcall => "vmcall",
-        PtInsnExt.Vmlaunch or PtInsnExt.Vmresume => "vmentry",
-        _ => insn.Class switch
-        {
-            PtInsnClass.Call => "call",
-            PtInsnClass.Return => "return",
-            PtInsnClass.CondJump => "jcc",
-            PtInsnClass.Jump => "jmp",
-            PtInsnClass.FarCall => "far call",
-            PtInsnClass.FarReturn => "far return",
-            PtInsnClass.FarJump => "far jmp",
-            _ => "branch",
-        },
-    };
 
     private void Line(ulong from, ulong to, string kind, string suffix)
     {
@@ -72,7 +50,7 @@ internal sealed class BranchesFormatter(IBufferWriter<byte> output) : FlowFormat
                 break;
             case PtEventType.Disabled:
                 // The branch that left traced code (a syscall in user-only tracing): it ends the trace.
-                if (_hasPending) Line(_pending.Ip, ev.IpSuppressed ? 0 : ev.Ip, Kind(_pending), ", trace end");
+                if (_hasPending) Line(_pending.Ip, ev.IpSuppressed ? 0 : ev.Ip, BranchKinds.Of(_pending), ", trace end");
                 _hasPending = false;
                 break;
             case PtEventType.AsyncDisabled:

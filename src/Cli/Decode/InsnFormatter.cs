@@ -15,7 +15,7 @@ namespace DotnetPtrace.Cli.Decode;
 internal sealed class InsnFormatter(IBufferWriter<byte> output, MappingSymbols symbols) : FlowFormatter(output)
 {
     private readonly IntelFormatter _formatter = new(new FormatterOptions { UppercaseHex = false, HexPrefix = "0x", HexSuffix = "", SpaceAfterOperandSeparator = true });
-    private readonly CharOutput _chars = new();
+    private readonly IcedTextBuffer _chars = new();
     private PtInstructionReader? _reader;
     private const int MaxKeptLines = 1 << 20;
     private readonly Dictionary<ulong, byte[]> _lines = [];
@@ -102,22 +102,5 @@ internal sealed class InsnFormatter(IBufferWriter<byte> output, MappingSymbols s
         span[1 + n] = (byte)']';
         span[2 + n] = (byte)'\n';
         Output.Advance(n + 3);
-    }
-
-    /// <summary>Collects the formatter's pieces in a reused buffer.</summary>
-    private sealed class CharOutput : FormatterOutput
-    {
-        private char[] _buffer = new char[256];
-        public int Length { get; private set; }
-        public ReadOnlySpan<char> Chars => _buffer.AsSpan(0, Length);
-
-        public void Clear() => Length = 0;
-
-        public override void Write(string text, FormatterTextKind kind)
-        {
-            if (Length + text.Length > _buffer.Length) Array.Resize(ref _buffer, Math.Max(_buffer.Length * 2, Length + text.Length));
-            text.CopyTo(_buffer.AsSpan(Length));
-            Length += text.Length;
-        }
     }
 }

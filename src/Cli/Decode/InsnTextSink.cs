@@ -14,7 +14,7 @@ public sealed class InsnTextSink(IBufferWriter<byte> output, PtInstructionReader
 {
     private readonly PtxedTextSink _text = new(output);
     private readonly IntelFormatter _formatter = new(new FormatterOptions { UppercaseHex = false, HexPrefix = "0x", HexSuffix = "", SpaceAfterOperandSeparator = true });
-    private readonly CharOutput _chars = new();
+    private readonly IcedTextBuffer _chars = new();
 
     public void OnBlock(in PtBlock block)
     {
@@ -34,21 +34,4 @@ public sealed class InsnTextSink(IBufferWriter<byte> output, PtInstructionReader
     public void OnEvent(in PtEvent ev, long offset) => _text.OnEvent(ev, offset);
     public void OnError(PtFlowErrorKind kind, long offset, ulong ip, PtFlowError error) => _text.OnError(kind, offset, ip, error);
     public void OnEndOfTrace() => _text.OnEndOfTrace();
-
-    /// <summary>Collects the formatter's pieces in a reused buffer.</summary>
-    private sealed class CharOutput : FormatterOutput
-    {
-        private char[] _buffer = new char[256];
-        public int Length { get; private set; }
-        public ReadOnlySpan<char> Chars => _buffer.AsSpan(0, Length);
-
-        public void Clear() => Length = 0;
-
-        public override void Write(string text, FormatterTextKind kind)
-        {
-            if (Length + text.Length > _buffer.Length) Array.Resize(ref _buffer, Math.Max(_buffer.Length * 2, Length + text.Length));
-            text.CopyTo(_buffer.AsSpan(Length));
-            Length += text.Length;
-        }
-    }
 }

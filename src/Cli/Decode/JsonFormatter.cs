@@ -14,7 +14,7 @@ internal sealed class JsonFormatter(IBufferWriter<byte> output) : FlowFormatter(
     public override void Block(in PtBlock block)
     {
         PtInsn last = block.Last;
-        string end = last.Class == PtInsnClass.Other ? "none" : BranchesFormatter.Kind(last);
+        string end = last.Class == PtInsnClass.Other ? "none" : BranchKinds.Of(last);
         Span<byte> span = Output.GetSpan(320);
         int n = Prefix(span, "block");
         Utf8.TryWrite(span[n..], $"\"ip\":\"0x{block.Ip:x}\",\"last\":\"0x{last.Ip:x}\",\"insns\":{block.InstructionCount},\"end\":\"{end}\"}}\n", out int m);
