@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The README's first command: build the bundled CPU-bound sample, record it with dotnet-ptrace, and show what was
 # recorded with dotnet-ptrace's own report and script (the file is an ordinary perf.data: perf reads it too).
+# Then the instruction flow: a small control-flow sample traced with software Intel PT (this machine may have no PT
+# hardware) and decoded into calls and returns, every instruction accounted for.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash .ci/install-deps   # perf, gcc and libipt from Debian, when missing
@@ -17,3 +19,14 @@ echo "== dotnet-ptrace script -i $out/perf.data (first samples, with call chains
 $tool script -i "$out/perf.data" | head -n 12
 echo
 echo "(perf reads the same file: perf report -i $out/perf.data)"
+
+gcc -O0 -g -static -o "$out/control_flow" samples/softpt/control_flow.c
+echo
+$tool record --soft-pt -o "$out/pt.data" -- "$out/control_flow"
+echo
+echo "== dotnet-ptrace decode -i $out/pt.data --format calls (around main) =="
+$tool decode -i "$out/pt.data" --format calls 2>/dev/null | grep -m1 -n -- '-> main ' | cut -d: -f1 |
+  { read -r line; $tool decode -i "$out/pt.data" --format calls 2>/dev/null | sed -n "${line},$((line + 14))p"; }
+echo
+$tool decode -i "$out/pt.data" -q --stat 2>&1 | tail -n 2
+echo "(perf decodes the same trace: perf script -i $out/pt.data --itrace=i0ns)"
