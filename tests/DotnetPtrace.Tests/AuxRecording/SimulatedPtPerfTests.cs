@@ -207,5 +207,14 @@ public sealed class SimulatedPtPerfTests(ITestOutputHelper output) : IDisposable
         Perf.AssertClean(errors, allowLost: false);
         Assert.Equal("", errors.Stdout.Trim());
         output.WriteLine($"perf lists all {ips.Count} instructions from {records} AUXTRACE records ({new FileInfo(path).Length} bytes)");
+
+        // Our decoder on the same file: the same instructions, once each, whatever the buffers' padding and the
+        // bytes successive snapshots repeat.
+        var ours = Tool.Run(["decode", "-i", path, "--format", "addresses"]);
+        Assert.True(ours.ExitCode == 0, ours.ToString());
+        var lines = ours.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.DoesNotContain(lines, l => l.StartsWith('['));
+        var decoded = lines.Where(l => !l.StartsWith('#')).Select(l => ulong.Parse(l.Trim(), NumberStyles.HexNumber)).ToList();
+        SoftPtTestSupport.AssertSameAddresses(run.Instructions, decoded, $"decode -i {Path.GetFileName(path)}");
     }
 }

@@ -92,7 +92,8 @@ public sealed class PtRecording
 
     /// <summary>
     /// The streams: per-thread buffers (cpu -1) one per (idx, tid), per-CPU buffers one per CPU; each in AUX offset
-    /// order, split where the offsets leave a hole. In the order each stream first appears in the file.
+    /// order, split where the offsets leave a hole, with each buffer's padding or repeated bytes cut where the next
+    /// one starts. In the order each stream first appears in the file.
     /// </summary>
     public IReadOnlyList<TraceStream> Streams()
     {
@@ -121,10 +122,25 @@ public sealed class PtRecording
             foreach (AuxtraceBuffer b in sorted)
             {
                 if (b.Size <= 0) continue;
-                if (current.Count > 0 && current[^1].AuxOffset + (ulong)current[^1].Size != b.AuxOffset)
+                if (current.Count > 0)
                 {
-                    segments.Add(new TraceSegment(current));
-                    current = [];
+                    AuxtraceBuffer last = current[^1];
+                    ulong lastEnd = last.AuxOffset + (ulong)last.Size;
+                    if (b.AuxOffset > lastEnd || b.AuxOffset < last.AuxOffset)
+                    {
+                        // A hole (lost data) or a buffer that starts before the previous one: a new piece of trace.
+                        segments.Add(new TraceSegment(current));
+                        current = [];
+                    }
+                    else if (b.AuxOffset < lastEnd)
+                    {
+                        // The previous buffer runs past where this one starts: its tail is either the zero padding that
+                        // rounds every AUXTRACE payload up to 8 bytes, or bytes this one repeats (a snapshot that starts
+                        // at the previous one's last PSB). Either way the previous buffer ends where this one starts.
+                        if (b.AuxOffset + (ulong)b.Size <= lastEnd) continue;   // nothing new in it
+                        current[^1] = last with { Size = (long)(b.AuxOffset - last.AuxOffset) };
+                        if (current[^1].Size == 0) current.RemoveAt(current.Count - 1);
+                    }
                 }
                 current.Add(b);
             }
