@@ -40,7 +40,7 @@ public static class DecodeCommand
         var cpuStream = new Option<int?>("--cpu-stream") { Description = "-i: only the trace of this CPU (per-CPU recordings)", HelpName = "CPU" };
         var time = new Option<string?>("--time") { Description = "-i: only what ran between these perf times, in seconds (either may be left out)", HelpName = "START,END" };
         var symfs = new Option<string?>("--symfs") { Description = "-i: look for the recorded binaries under this directory", HelpName = "DIR" };
-        var jobs = new Option<int?>("--jobs", "-j") { Description = "-i: streams decoded at once (default: one per CPU)", HelpName = "N" };
+        var jobs = new Option<int?>("--jobs", "-j") { Description = "Threads: -i decodes its streams at once (default: one per CPU); --pt cuts a long trace at PSBs (default: for --format insn only)", HelpName = "N" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Print no flow (errors still count); with --stat, only the counts" };
         var stat = new Option<bool>("--stat") { Description = "Print the counts at the end: instructions, blocks, events, errors, gaps" };
         var command = new Command("decode", "Decode Intel PT into the instruction flow: instructions, branches, calls, events and errors")

@@ -22,6 +22,12 @@ public interface IPtFlowSink
     void OnEndOfTrace();
 }
 
+/// <summary>Set by a sink that wants nothing more; the session ends at its next step (a class: no boxing of struct sinks).</summary>
+public sealed class PtStopRequest
+{
+    public bool Requested;
+}
+
 /// <summary>Counts of one decode.</summary>
 public struct PtFlowSummary
 {
@@ -43,9 +49,10 @@ public struct PtFlowSummary
 /// </summary>
 public static class PtFlowSession
 {
-    public static PtFlowSummary Decode<TSink>(ReadOnlySpan<byte> trace, PtImage image, PtFlowConfig config, ref TSink sink)
+    public static PtFlowSummary Decode<TSink>(ReadOnlySpan<byte> trace, PtImage image, PtFlowConfig config, ref TSink sink,
+        PtStopRequest? stop = null)
         where TSink : IPtFlowSink =>
-        Run(trace, image, config, ref sink, new BatchedBlocks<TSink>());
+        Run(trace, image, config, ref sink, new BatchedBlocks<TSink>(), stop);
 
     /// <summary>How the loop below takes blocks: in batches (the fast path) or one at a time with their time.</summary>
     internal interface IBlockStep<TSink> where TSink : IPtFlowSink
@@ -70,7 +77,8 @@ public static class PtFlowSession
     /// ptxed's loop: synchronise, drain events, take blocks, report each error with its offset and IP, resume at the
     /// next PSB, until the trace ends. <paramref name="step"/> decides how blocks are taken.
     /// </summary>
-    internal static PtFlowSummary Run<TSink, TStep>(ReadOnlySpan<byte> trace, PtImage image, PtFlowConfig config, ref TSink sink, TStep step)
+    internal static PtFlowSummary Run<TSink, TStep>(ReadOnlySpan<byte> trace, PtImage image, PtFlowConfig config, ref TSink sink, TStep step,
+        PtStopRequest? stop = null)
         where TSink : IPtFlowSink where TStep : struct, IBlockStep<TSink>
     {
         var summary = new PtFlowSummary { TraceBytes = trace.Length };
@@ -120,6 +128,7 @@ public static class PtFlowSession
                     break;
                 }
                 status = step.Take(ref dec, ref sink, ref summary, out block, out bool progressed);
+                if (stop is { Requested: true }) return summary;
                 if (status < 0) break;
                 // Guard against a decoder state that makes no progress (libipt's loop has none; a hang is worse
                 // than an error): nothing decoded, nothing pending, not at the end, several times in a row.
