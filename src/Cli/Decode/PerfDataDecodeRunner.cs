@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using DotnetPtrace.Cli.Progress;
 using DotnetPtrace.Decoders.IntelPt.Flow;
 using DotnetPtrace.Decoders.IntelPt.Sideband;
 using DotnetPtrace.Decoders.PerfData.Reading;
@@ -91,6 +92,10 @@ public sealed class PerfDataDecodeRunner(DecodeOptions options)
         int jobs = options.Jobs ?? Environment.ProcessorCount;
 
         using SafeFileHandle file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        // Shown when the flow goes to a file or a pipe (or -q prints none): on the terminal it would garble the flow.
+        var decoded = new ProgressCounters(streams.Count);
+        using var progress = new ProgressLine("decoding", streams.Sum(s => s.Segments.Sum(g => g.Size)), quiet: !options.Quiet && !Console.IsOutputRedirected) { Source = decoded.Sum };
+        if (progress.Enabled) _stderr = Console.Error;   // warnings then erase the line before they are written
         using (var output = new StreamBufferWriter(stdout))
         {
             OrderedOutput.Run(output, streams.Count, jobs, (i, writer) =>
@@ -99,12 +104,14 @@ public sealed class PerfDataDecodeRunner(DecodeOptions options)
                 var context = new StreamContext(recording.Sideband, images, conversion, stream.Key, buildImages: options.Format != DecodeFormat.Events);
                 FlowFormatter? formatter = options.Quiet ? null : CreateFormatter(writer, symbols, threadHeaders);
                 formatter?.Begin(context);
-                var sink = new StreamSink(context, formatter, selection, ReportNeededImage);
+                var sink = new StreamSink(context, formatter, selection, ReportNeededImage) { Progress = decoded, ProgressSlot = i };
                 results[i] = DecodeStream(file, stream, sink, config!, selection);
+                decoded.Set(i, stream.Segments.Sum(g => g.Size));
                 formatter?.End();
             });
             if (options.Stat) output.Write(StatText(results, selection));
         }
+        progress.Dispose();
         Summary(name, recording, streams, results, images, selection);
         return ReturnCode.Ok;
     }

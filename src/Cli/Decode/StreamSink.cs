@@ -1,3 +1,4 @@
+using DotnetPtrace.Cli.Progress;
 using DotnetPtrace.Decoders.IntelPt.Flow;
 using DotnetPtrace.Decoders.IntelPt.Sideband;
 
@@ -22,6 +23,11 @@ internal sealed class StreamSink(StreamContext context, FlowFormatter? formatter
     : IPtTimedFlowSink
 {
     private TraceSegment? _segment;
+    private long _bytesBefore;
+
+    /// <summary>Where this stream's decoded trace bytes go for the progress line (slot <see cref="ProgressSlot"/>).</summary>
+    public ProgressCounters? Progress { get; init; }
+    public int ProgressSlot { get; init; }
 
     public StreamContext Context => context;
     public Action<ImageProblem> ReportProblem => reportProblem;
@@ -32,6 +38,7 @@ internal sealed class StreamSink(StreamContext context, FlowFormatter? formatter
     /// <summary>The segment being decoded now: offsets in it become file offsets.</summary>
     public void StartSegment(TraceSegment segment, bool first)
     {
+        if (_segment is not null) _bytesBefore += _segment.Size;
         _segment = segment;
         if (!first) formatter?.Gap();
     }
@@ -49,6 +56,7 @@ internal sealed class StreamSink(StreamContext context, FlowFormatter? formatter
     public void OnEvent(in PtEvent ev, long offset)
     {
         context.OnEvent(ev);
+        Progress?.Set(ProgressSlot, _bytesBefore + offset);   // events (a PSB+ at least) come every few KB of trace
         if (!selection.All && !selection.Selects(context)) return;
         if (!ev.StatusUpdate) SelectedEvents++;
         formatter?.Event(ev, FileOffset(offset));

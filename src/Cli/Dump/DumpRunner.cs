@@ -1,4 +1,5 @@
 using System.Globalization;
+using DotnetPtrace.Cli.Progress;
 using DotnetPtrace.Decoders.PerfData.Reading;
 
 namespace DotnetPtrace.Cli.Dump;
@@ -19,7 +20,7 @@ public sealed class DumpRunner(DumpOptions options)
         else
         {
             var printer = new RecordPrinter(output);
-            using var progress = new ProgressLine(reader.IsPipe ? 0 : (long)reader.DataSection.Size);
+            using var progress = new ProgressLine("reading", reader.IsPipe ? 0 : (long)reader.DataSection.Size, quiet: !Console.IsOutputRedirected);
             while (reader.TryRead(out PerfRecord record))
             {
                 printer.Print(record);

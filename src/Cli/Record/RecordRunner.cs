@@ -1,4 +1,5 @@
 using System.Globalization;
+using DotnetPtrace.Cli.Progress;
 using DotnetPtrace.Decoders.Abi;
 using DotnetPtrace.Decoders.Elf;
 using DotnetPtrace.Decoders.PerfData;
@@ -154,11 +155,18 @@ public sealed class RecordRunner(RecordOptions options)
                 Snapshots = trigger,
             };
             DateTime? deadline = options.Duration is { } d ? DateTime.UtcNow + d : null;
+            // Not while a launched command may be writing to the same terminal: the two lines would garble each other.
+            using var progress = new ProgressLine("recording", 0, quiet: options.Quiet || target is RecordTarget.Command)
+            {
+                Source = () => writer.DataSize,
+                Detail = () => $"{statistics.LostEvents} lost{(session.AuxRings.Count > 0 ? $", {ProgressText.Size(poller.AuxBytesDrained)} AUX" : "")} (Ctrl-C to stop)",
+            };
             // The poll loop runs on its own thread; it stops for the target's exit, a signal, the deadline, or a
             // write error (a full disk: keep what was written rather than keep tracing into nothing).
             stop = await Task.Factory.StartNew(
                 () => poller.Run(() => (gate?.HasExited ?? false) || writer.WriteError is not null, deadline, cancellation),
                 CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            progress.Dispose();
             log.LogInformation("stopped: {Reason}; {Bytes} bytes drained in {Wakeups} wakeups", stop, poller.BytesDrained, poller.Wakeups);
             snapshotSummary = trigger is null ? null : SnapshotSummary(poller);
             if (gate is not null) childStatus = await StopChildAsync(gate, log);

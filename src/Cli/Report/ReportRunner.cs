@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using DotnetPtrace.Cli.Dump;
+using DotnetPtrace.Cli.Progress;
 using DotnetPtrace.Decoders.Abi;
 using DotnetPtrace.Decoders.PerfData.Reading;
 using DotnetPtrace.Decoders.Symbols;
@@ -29,8 +30,11 @@ public sealed class ReportRunner(ReportOptions options)
         // One table per event, as perf prints them: percentages of different events never mix.
         var tallies = new SortedDictionary<int, Tally>();
         var inThisSample = new HashSet<Key>();
+        // Erased before the table is printed: the line is for the wait, not the result.
+        using var progress = new ProgressLine("reading", file.IsPipe ? 0 : new FileInfo(options.Input).Length);
         while (reader.TryRead(out PerfRecord r))
         {
+            progress.Update(r.Offset);
             if (r.Type != PerfRecordType.Sample) { _symbols.Observe(r); continue; }
             if (r.Attr is not { } attr || !SampleParser.TryParse(r.Bytes, attr, out PerfSample s, out _)) continue;
             if (options.Pid is { } p && s.Pid != (uint)p) continue;
@@ -54,6 +58,7 @@ public sealed class ReportRunner(ReportOptions options)
             }
             foreach (Key k in inThisSample) tally.Children[k] = tally.Children.GetValueOrDefault(k) + period;
         }
+        progress.Dispose();
         using (var output = Utf8Output.StandardOutput())
         {
             foreach (var tally in tallies.Values) output.Write(Format(tally));

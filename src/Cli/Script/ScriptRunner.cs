@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Text.Unicode;
 using DotnetPtrace.Cli.Dump;
 using DotnetPtrace.Decoders.Abi;
+using DotnetPtrace.Cli.Progress;
 using DotnetPtrace.Decoders.PerfData.Reading;
 using DotnetPtrace.Decoders.Symbols;
 
@@ -28,7 +29,7 @@ public sealed class ScriptRunner(ScriptOptions options)
         using var output = Utf8Output.StandardOutput();
         using var json = options.Json ? new Utf8JsonWriter(new OutputStream(output), new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, SkipValidation = true }) : null;
         long badSamples = 0;
-        using var progress = new ProgressLine(file.IsPipe ? 0 : (long)file.DataSection.Size);
+        using var progress = new ProgressLine("reading", file.IsPipe ? 0 : (long)file.DataSection.Size, quiet: !Console.IsOutputRedirected);
         while (reader.TryRead(out PerfRecord r))
         {
             progress.Update(r.Offset);
