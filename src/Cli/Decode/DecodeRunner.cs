@@ -1,3 +1,4 @@
+using DotnetPtrace.Cli.Progress;
 using DotnetPtrace.Cli.Record;
 using DotnetPtrace.Decoders.IntelPt;
 using DotnetPtrace.Decoders.IntelPt.Flow;
@@ -7,6 +8,8 @@ namespace DotnetPtrace.Cli.Decode;
 /// <summary>Loads the trace and its image, decodes, prints the flow in the chosen format and the counts.</summary>
 public sealed class DecodeRunner(DecodeOptions options)
 {
+    private ProgressLine? _progress;
+
     public int Run(Stream stdout, TextWriter stderr)
     {
         string cpu = options.Cpu ?? "none";
@@ -66,7 +69,10 @@ public sealed class DecodeRunner(DecodeOptions options)
 
     private int Decode(byte[] trace, PtImage image, PtFlowConfig config, Stream stdout, TextWriter stderr)
     {
-
+        // Shown when the flow goes to a file or a pipe (or -q prints none): on the terminal it would garble the flow.
+        using var progress = new ProgressLine("decoding", trace.Length, quiet: !options.Quiet && !Console.IsOutputRedirected);
+        _progress = progress.Enabled ? progress : null;
+        if (progress.Enabled) stderr = Console.Error;   // warnings then erase the line before they are written
         PtFlowSummary summary;
         using (var output = new StreamBufferWriter(stdout))
         {
@@ -85,13 +91,17 @@ public sealed class DecodeRunner(DecodeOptions options)
                     $"errors: {summary.Errors}.\ngaps: {summary.Gaps}.\noverflows: {summary.Overflows}.\n");
             }
         }
+        progress.Dispose();
         if (summary.Errors > 0)
             stderr.WriteLine($"decode: {summary.Errors} error(s); each is in the output as [offset, ip: error: message], and decoding resumed at the next PSB");
         return ReturnCode.Ok;
     }
 
-    private static PtFlowSummary Decode<TSink>(byte[] trace, PtImage image, PtFlowConfig config, TSink sink) where TSink : IPtFlowSink =>
-        PtFlowSession.Decode(trace, image, config, ref sink);
+    private PtFlowSummary Decode<TSink>(byte[] trace, PtImage image, PtFlowConfig config, TSink sink) where TSink : IPtFlowSink
+    {
+        var counted = new FlowProgressSink<TSink>(sink, _progress);
+        return PtFlowSession.Decode(trace, image, config, ref counted);
+    }
 
     /// <summary>Traces shorter than this decode on one thread: cutting them costs more than it saves.</summary>
     private const int MinBytesToCut = 256 << 10;
@@ -132,12 +142,17 @@ public sealed class DecodeRunner(DecodeOptions options)
 
         using var images = new ThreadLocal<PtImage>(() => { var im = new PtImage(); LoadImage(im); return im; });
         var trusted = new bool[count];
+        int Length(int i) => (i == count - 1 ? trace.Length : Start(i + 1)) - Start(i);
+        if (_progress is not null) _progress.Activity = "checking PSB cuts";
         Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = jobs }, i =>
         {
             var sink = new PtSegmentSink<CountingSink>(new CountingSink(), DropBefore(i), StopAt(i), StopIp(i));
             PtFlowSession.Decode(trace.AsSpan(Start(i), End(i) - Start(i)), images.Value!, config, ref sink, sink.Stop);
             trusted[i] = sink.Errors == 0 && (sink.Stopped || i == count - 1);
+            _progress?.Add(Length(i));
         });
+        if (_progress is not null) _progress.Activity = "decoding";
+        _progress?.Update(0);
         if (trusted.Any(t => !t))
         {
             stderr.WriteLine($"decode: {trusted.Count(t => !t)} of {count} PSB segments cannot be cut cleanly (an error or a return across a cut): decoding on one thread");
@@ -157,6 +172,7 @@ public sealed class DecodeRunner(DecodeOptions options)
                     DecodeFormat.Events => Segment(slice, im, config, new PtxedTextSink(writer) { EventsOnly = true }, i),
                     _ => Segment(slice, im, config, new InsnTextSink(writer, new PtInstructionReader(im)), i),
                 };
+            _progress?.Add(Length(i));
         });
         return new PtFlowSummary
         {

@@ -13,7 +13,6 @@ public sealed class ProgressLine : IDisposable
     private const string HideCursor = "\x1b[?25l";
     private const string ShowCursor = "\x1b[?25h";
 
-    private readonly string _activity;
     private readonly TextWriter? _terminal;
     private readonly TimeProvider _clock;
     private readonly long _start;
@@ -40,7 +39,7 @@ public sealed class ProgressLine : IDisposable
     /// </summary>
     public ProgressLine(string activity, long total, TextWriter? terminal, TimeProvider clock, bool startTimer)
     {
-        _activity = activity;
+        Activity = activity;
         Total = total;
         _terminal = terminal;
         _clock = clock;
@@ -61,6 +60,9 @@ public sealed class ProgressLine : IDisposable
 
     public bool Enabled => _terminal is not null;
 
+    /// <summary>What is being done ("decoding"): the line's first word; may change as the work moves on.</summary>
+    public string Activity { get; set; }
+
     /// <summary>The size the work will reach (0: unknown).</summary>
     public long Total { get; set; }
 
@@ -73,12 +75,15 @@ public sealed class ProgressLine : IDisposable
     /// <summary>How far the work is, in bytes. Cheap enough for every record or packet.</summary>
     public void Update(long done) => Volatile.Write(ref _done, done);
 
+    /// <summary>Adds to how far the work is: for workers on several threads that each finish a part.</summary>
+    public void Add(long bytes) => Interlocked.Add(ref _done, bytes);
+
     /// <summary>Draws the line now (the timer calls this once a second).</summary>
     public void Render()
     {
         if (_terminal is null) return;
         long done = Source?.Invoke() ?? Volatile.Read(ref _done);
-        string text = ProgressText.Format(_clock.GetElapsedTime(_start), _activity, done, Total, Detail?.Invoke());
+        string text = ProgressText.Format(_clock.GetElapsedTime(_start), Activity, done, Total, Detail?.Invoke());
         lock (_lock)
         {
             if (_disposed) return;
