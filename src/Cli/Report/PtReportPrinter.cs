@@ -6,16 +6,15 @@ namespace DotnetPtrace.Cli.Report;
 
 /// <summary>
 /// The text of a PT report: the hottest functions by self instructions (with self and total time, and calls), then
-/// with --children each thread's call tree, children hottest first (total instructions), cut below 0.1% of the
-/// thread. Colours are ANSI SGR, only when asked.
+/// with --children each thread's call tree, children hottest first (total instructions), cut below a share of the
+/// thread (--percent-limit). Colours are ANSI SGR, only when asked.
 /// </summary>
 internal static class PtReportPrinter
 {
     private const string Reset = "\e[0m", Bold = "\e[1m", Red = "\e[31m", Yellow = "\e[33m", Dim = "\e[2m";
-    private const double TreeCutoff = 0.001;
     private const int MaxTreeDepth = 200;
 
-    public static string Format(PtProfile profile, bool children, int top, bool color)
+    public static string Format(PtProfile profile, bool children, int top, bool color, double cutoff)
     {
         var sb = new StringBuilder();
         IReadOnlyList<PtFunctionCost> functions = profile.Functions();
@@ -44,20 +43,20 @@ internal static class PtReportPrinter
             ulong threadTotal = 0;
             foreach (CallTreeNode c in t.Root.Children) threadTotal += c.Instructions;
             Append(sb, $"\n# Call tree of {t.Comm ?? "thread"} {t.Tid} (pid {t.Pid}): total instructions, share of the thread, self, time, calls\n");
-            foreach (CallTreeNode c in t.Root.Children.OrderByDescending(c => c.Instructions)) Tree(sb, c, 0, threadTotal, color);
+            foreach (CallTreeNode c in t.Root.Children.OrderByDescending(c => c.Instructions)) Tree(sb, c, 0, threadTotal, color, cutoff);
         }
         return sb.ToString();
     }
 
-    private static void Tree(StringBuilder sb, CallTreeNode node, int depth, ulong threadTotal, bool color)
+    private static void Tree(StringBuilder sb, CallTreeNode node, int depth, ulong threadTotal, bool color, double cutoff)
     {
         double share = Share(node.Instructions, threadTotal);
-        if (share < TreeCutoff && depth > 0) return;
+        if (share < cutoff && depth > 0) return;
         string indent = new(' ', 2 * Math.Min(depth, MaxTreeDepth));
         string line = string.Create(CultureInfo.InvariantCulture,
             $"{node.Instructions,14:N0} {share * 100,6:F2}% {node.SelfInstructions,12:N0} {Ns(node.Nanoseconds),11} {node.Calls,8:N0}  {indent}");
         sb.Append(Paint(line, share, color)).Append(node.Name).Append('\n');
-        foreach (CallTreeNode c in node.Children.OrderByDescending(c => c.Instructions)) Tree(sb, c, depth + 1, threadTotal, color);
+        foreach (CallTreeNode c in node.Children.OrderByDescending(c => c.Instructions)) Tree(sb, c, depth + 1, threadTotal, color, cutoff);
     }
 
     private static string Paint(string text, double share, bool color) =>

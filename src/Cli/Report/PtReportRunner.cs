@@ -19,6 +19,8 @@ public sealed record PtReportOptions
     /// <summary>Write folded stacks here (weights: instructions, or ns with <see cref="FoldedByTime"/>).</summary>
     public string? Folded { get; init; }
     public bool FoldedByTime { get; init; }
+    /// <summary>--children: calls below this share (percent) of their thread's instructions are left out.</summary>
+    public double PercentLimit { get; init; } = 0.1;
     /// <summary>Rows of the hottest-functions table.</summary>
     public int Top { get; init; } = 40;
     /// <summary>null: colours when standard output is a terminal and NO_COLOR is not set.</summary>
@@ -93,7 +95,7 @@ public sealed class PtReportRunner(PtReportOptions options)
             }
         }
         bool color = options.Color ?? (!Console.IsOutputRedirected && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NO_COLOR")));
-        byte[] text = Encoding.UTF8.GetBytes(PtReportPrinter.Format(profile, options.Children, options.Top, color));
+        byte[] text = Encoding.UTF8.GetBytes(PtReportPrinter.Format(profile, options.Children, options.Top, color, options.PercentLimit / 100));
         stdout.Write(text);
         stdout.Flush();
         return ReturnCode.Ok;

@@ -22,7 +22,8 @@ public static class ReportCommand
         var folded = new Option<string?>("--folded") { Description = "Intel PT: write folded stacks (a;b;c weight) to FILE, weighted by instructions (--folded-weight ns: by time)", HelpName = "FILE" };
         var foldedWeight = new Option<string>("--folded-weight") { Description = "Weight of --folded stacks: insn or ns", DefaultValueFactory = _ => "insn", HelpName = "insn|ns" };
         foldedWeight.AcceptOnlyFromAmong("insn", "ns");
-        var command = new Command("report", "Show where samples were taken: hottest functions first (Intel PT recordings: every call, exact in instructions)") { input, sort, children, pid, tid, comm, timeline, maxEvents, time, folded, foldedWeight };
+        var percentLimit = new Option<double>("--percent-limit") { Description = "Intel PT --children: leave out calls below this share of their thread's instructions", DefaultValueFactory = _ => 0.1, HelpName = "PERCENT" };
+        var command = new Command("report", "Show where samples were taken: hottest functions first (Intel PT recordings: every call, exact in instructions)") { input, sort, children, pid, tid, comm, timeline, maxEvents, time, folded, foldedWeight, percentLimit };
         command.SetAction((ParseResult r) =>
         {
             string path = r.GetValue(input)!;
@@ -34,7 +35,7 @@ public static class ReportCommand
                 return new PtReportRunner(new PtReportOptions
                 {
                     Input = path, Children = r.GetValue(children), Time = r.GetValue(time), Tid = r.GetValue(tid),
-                    Folded = r.GetValue(folded), FoldedByTime = r.GetValue(foldedWeight) == "ns",
+                    Folded = r.GetValue(folded), FoldedByTime = r.GetValue(foldedWeight) == "ns", PercentLimit = r.GetValue(percentLimit),
                 }).Run(stdout, Console.Error);
             }
             return RunSamples(r);
