@@ -92,7 +92,8 @@ internal abstract class PtCallFormatter(IBufferWriter<byte> output, MappingSymbo
     public override void Error(PtFlowErrorKind kind, long fileOffset, ulong ip, PtFlowError error)
     {
         ErrorMessage = string.Create(CultureInfo.InvariantCulture, $"{(kind == PtFlowErrorKind.Sync ? "sync error" : "error")} at 0x{fileOffset:x}: {PtFlowErrors.Message(error)}");
-        Current().Error(ip);
+        CallStackReconstructor r = Current();
+        r.Error(ip, Context.HasTime ? Context.Time : r.Instructions);
         ErrorMessage = null;
     }
 

@@ -110,9 +110,13 @@ public sealed class CallStackReconstructor(ICallSink sink, IFunctionResolver? fu
     }
 
     /// <summary>A decode error: the frames end here, and the trace restarts at the next PSB without them.</summary>
-    public void Error(ulong ip) => Cut(CallMarkKind.Error, ip);
+    public void Error(ulong ip, ulong time)
+    {
+        if (time > _time) _time = time;
+        Cut(CallMarkKind.Error, ip);
+    }
 
-    /// <summary>The trace continues after a hole: the frames end at the last time seen.</summary>
+    /// <summary>The trace continues after a hole: the frames end at the last time seen (blocks), and the mark is there.</summary>
     public void Gap() => Cut(CallMarkKind.Gap, 0);
 
     /// <summary>The trace ended: close whatever is open at the last time seen.</summary>

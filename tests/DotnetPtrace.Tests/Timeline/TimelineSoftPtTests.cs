@@ -207,6 +207,47 @@ public sealed class TimelineSoftPtTests(ITestOutputHelper log)
     }
 
     [Fact]
+    public void Signal_handlers_run_inside_the_interrupted_call_and_siglongjmp_unwinds_to_main()
+    {
+        if (SoftPtRecordings.MissingPrerequisite() is { } missing) { log.WriteLine($"skipped: {missing}"); return; }
+        string dir = Directory.CreateTempSubdirectory("dotnet-ptrace-timeline-signals-").FullName;
+        string exe = Path.Combine(dir, "signals"), data = Path.Combine(dir, "signals.data"), truth = Path.Combine(dir, "signals.gt"), folded = Path.Combine(dir, "signals.folded");
+        var gcc = ProcessRunner.Run("gcc", ["-O0", "-g", "-no-pie", "-o", exe, Path.Combine(SoftPtSamples.SourceDirectory, "signals.c")], TimeSpan.FromSeconds(60));
+        Assert.True(gcc.ExitCode == 0, gcc.ToString());
+        var rec = Tool.Run(["record", "--soft-pt", "--ground-truth", truth, "-o", data, "--", exe], TimeSpan.FromSeconds(180));
+        Assert.True(File.Exists(data), rec.ToString());
+        var r = Tool.Run(["report", "-i", data, "--folded", folded]);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        // Stacks from main on, summed by their last function.
+        var stacks = new Dictionary<string, ulong>();
+        foreach (string line in File.ReadAllLines(folded))
+        {
+            int space = line.LastIndexOf(' ');
+            string[] frames = line[..space].Split(';');
+            int main = Array.IndexOf(frames, "main");
+            if (main < 0) continue;
+            string key = string.Join(';', frames[main..]);
+            stacks[key] = stacks.GetValueOrDefault(key) + ulong.Parse(line[(space + 1)..], CultureInfo.InvariantCulture);
+        }
+        // signals.c: raise(SIGUSR1) and kill(getpid(), SIGUSR1) each run on_usr1 on the way out of their system call;
+        // poke(NULL) faults and on_segv siglongjmps back into main, which goes on to printf.
+        var usr1 = stacks.Keys.Where(k => k.EndsWith(";on_usr1", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, usr1.Count);
+        Assert.Contains(usr1, k => k.StartsWith("main;raise;", StringComparison.Ordinal));
+        Assert.Contains("main;kill;on_usr1", usr1);
+        Assert.Contains("main;poke;on_segv", stacks.Keys);
+        Assert.Contains(stacks.Keys, k => k.StartsWith("main;printf", StringComparison.Ordinal));
+        Assert.DoesNotContain(stacks.Keys, k => k.Contains("on_segv;", StringComparison.Ordinal) && k.Contains("printf", StringComparison.Ordinal));
+        // on_usr1's instructions: what the ground truth executed inside its nm range.
+        var nm = ProcessRunner.Run("nm", ["--defined-only", "-S", exe], TimeSpan.FromSeconds(30));
+        string[] sym = nm.Stdout.Split('\n').Select(l => l.Split(' ')).First(p => p.Length == 4 && p[3] == "on_usr1");
+        ulong start = ulong.Parse(sym[0], NumberStyles.HexNumber, CultureInfo.InvariantCulture), end = start + ulong.Parse(sym[1], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+        ulong executed = (ulong)SoftPtRecordings.ParseFlows(File.ReadAllText(truth)).Single().Addresses.Count(a => a >= start && a < end);
+        Assert.Equal(executed, usr1.Aggregate(0UL, (n, k) => n + stacks[k]));
+        log.WriteLine(string.Join("\n", stacks.Where(kv => kv.Key.Split(';').Length <= 4).Select(kv => $"{kv.Key} {kv.Value}")));
+    }
+
+    [Fact]
     public void The_threads_sample_has_one_track_per_thread()
     {
         if (SoftPtRecordings.MissingPrerequisite() is { } missing) { log.WriteLine($"skipped: {missing}"); return; }
