@@ -45,9 +45,10 @@ internal sealed class StreamFunctions(MappingSymbols symbols) : IFunctionResolve
 /// without time, the thread's instruction count, so order still shows). In a per-CPU stream a thread's frames are
 /// closed when another thread comes on the CPU (the rest of its calls may be in another CPU's stream).
 /// </summary>
-internal abstract class PtCallFormatter(IBufferWriter<byte> output, MappingSymbols symbols) : FlowFormatter(output)
+internal abstract class PtCallFormatter(IBufferWriter<byte> output, MappingSymbols symbols, SidebandModel sideband) : FlowFormatter(output)
 {
     private readonly Dictionary<int, CallStackReconstructor> _threads = [];
+    private readonly Dictionary<int, ulong[]> _execTimes = [];
     private CallStackReconstructor? _current;
     private int _tid = int.MinValue;
 
@@ -86,7 +87,23 @@ internal abstract class PtCallFormatter(IBufferWriter<byte> output, MappingSymbo
     {
         if (_current is null) return;   // nothing happened yet in this thread: no frames to affect
         CallStackReconstructor r = Current();
+        // Tracing resumes after an execve: the new program starts from nothing (without time, an exec cannot be
+        // placed, and the new program shows inside the old one's execve call).
+        if (ev.Type == PtEventType.Enabled && !ev.StatusUpdate && Context.HasTime && ExecBetween(Context.Pid, r.Time, Context.Time)) r.Exec();
         r.Event(ev, Now(r));
+    }
+
+    private bool ExecBetween(int pid, ulong after, ulong upTo)
+    {
+        if (!_execTimes.TryGetValue(pid, out ulong[]? times))
+        {
+            times = sideband.HistoryOf(pid) is { } h ? [.. h.Changes.Where(c => c.Kind == AddressSpaceChangeKind.Exec).Select(c => c.Time).Order()] : [];
+            _execTimes[pid] = times;
+        }
+        if (times.Length == 0) return false;
+        int i = Array.BinarySearch(times, after + 1);
+        if (i < 0) i = ~i;
+        return i < times.Length && times[i] <= upTo;
     }
 
     public override void Error(PtFlowErrorKind kind, long fileOffset, ulong ip, PtFlowError error)

@@ -29,7 +29,7 @@ public sealed record PtReportOptions
 
 /// <summary>A stream's calls into a calling-context tree per thread, added to the shared profile when the stream ends.</summary>
 internal sealed class PtReportFormatter(IBufferWriter<byte> output, MappingSymbols symbols, PtRecording recording, PtProfile profile)
-    : PtCallFormatter(output, symbols)
+    : PtCallFormatter(output, symbols, recording.Sideband)
 {
     private readonly Dictionary<int, (int Pid, CallTreeBuilder Builder)> _builders = [];
 

@@ -10,7 +10,7 @@ namespace DotnetPtrace.Cli.Report;
 /// where the trace began), and instants for gaps, errors, overflows and the AUX data the kernel lost.
 /// </summary>
 internal sealed class TimelineFormatter(IBufferWriter<byte> output, MappingSymbols symbols, PtRecording recording, TimelineBudget budget)
-    : PtCallFormatter(output, symbols)
+    : PtCallFormatter(output, symbols, recording.Sideband)
 {
     private readonly TimelineWriter _writer = new(output, budget);
     private readonly HashSet<int> _namedProcesses = [];
@@ -39,7 +39,7 @@ internal sealed class TimelineFormatter(IBufferWriter<byte> output, MappingSymbo
         {
             string name = _names[^1];
             _names.RemoveAt(_names.Count - 1);
-            owner._writer.Slice(pid, tid, name, frame.EnterTime, exit.Time - frame.EnterTime, exit.Instructions, exit.SelfInstructions);
+            owner._writer.Slice(pid, tid, name, frame.EnterTime, exit.Time - frame.EnterTime, exit.Instructions, exit.SelfInstructions, exit.Kind == CallExitKind.Cut);
         }
 
         public void OnMark(CallMarkKind kind, ulong time, ulong ip)
@@ -49,6 +49,7 @@ internal sealed class TimelineFormatter(IBufferWriter<byte> output, MappingSymbo
                 CallMarkKind.Gap => "gap: trace missing here",
                 CallMarkKind.Error => owner.ErrorMessage ?? "decode error",
                 CallMarkKind.Overflow => "lost data: trace overflow (OVF)",
+                CallMarkKind.Exec => "exec: a new program",
                 _ => $"calls deeper than {CallStackReconstructor.MaxDepth} not shown",
             };
             owner._writer.Instant(pid, tid, kind == CallMarkKind.Overflow ? "lost" : kind.ToString().ToLowerInvariant(), name, time);

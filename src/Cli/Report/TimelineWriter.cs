@@ -41,7 +41,8 @@ internal sealed class TimelineWriter
     private static readonly JsonEncodedText Name = JsonEncodedText.Encode("name"), Ph = JsonEncodedText.Encode("ph"),
         Ts = JsonEncodedText.Encode("ts"), Dur = JsonEncodedText.Encode("dur"), Pid = JsonEncodedText.Encode("pid"),
         Tid = JsonEncodedText.Encode("tid"), Args = JsonEncodedText.Encode("args"), Scope = JsonEncodedText.Encode("s"),
-        Cat = JsonEncodedText.Encode("cat"), Insns = JsonEncodedText.Encode("insns"), Self = JsonEncodedText.Encode("self_insns");
+        Cat = JsonEncodedText.Encode("cat"), Insns = JsonEncodedText.Encode("insns"), Self = JsonEncodedText.Encode("self_insns"),
+        Cut = JsonEncodedText.Encode("cut");
     private static readonly byte[] Separator = ",\n"u8.ToArray();
 
     private readonly IBufferWriter<byte> _output;
@@ -55,8 +56,11 @@ internal sealed class TimelineWriter
         _json = new Utf8JsonWriter(output, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
     }
 
-    /// <summary>A call: <paramref name="name"/> from <paramref name="startNs"/> for <paramref name="durationNs"/>.</summary>
-    public void Slice(int pid, int tid, string name, ulong startNs, ulong durationNs, ulong instructions, ulong selfInstructions)
+    /// <summary>
+    /// A call: <paramref name="name"/> from <paramref name="startNs"/> for <paramref name="durationNs"/>;
+    /// <paramref name="cut"/>: it did not end there, the trace did (or had a gap), which args.cut says.
+    /// </summary>
+    public void Slice(int pid, int tid, string name, ulong startNs, ulong durationNs, ulong instructions, ulong selfInstructions, bool cut)
     {
         if (!_budget.Take()) return;
         Start();
@@ -69,6 +73,7 @@ internal sealed class TimelineWriter
         _json.WriteStartObject(Args);
         _json.WriteNumber(Insns, instructions);
         _json.WriteNumber(Self, selfInstructions);
+        if (cut) _json.WriteBoolean(Cut, true);
         _json.WriteEndObject();
         End();
     }

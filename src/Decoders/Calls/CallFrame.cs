@@ -43,6 +43,8 @@ public enum CallMarkKind : byte
     Overflow,
     /// <summary>More nested calls than the reconstructor keeps: deeper calls are counted in the deepest frame.</summary>
     DepthLimit,
+    /// <summary>The process executed a new program (execve): the old program's calls end, never to return.</summary>
+    Exec,
 }
 
 /// <summary>

@@ -119,6 +119,9 @@ public sealed class CallStackReconstructor(ICallSink sink, IFunctionResolver? fu
     /// <summary>The trace continues after a hole: the frames end at the last time seen (blocks), and the mark is there.</summary>
     public void Gap() => Cut(CallMarkKind.Gap, 0);
 
+    /// <summary>The process executed a new program (the sideband says so): the old calls end where its trace stopped.</summary>
+    public void Exec() => Cut(CallMarkKind.Exec, 0);
+
     /// <summary>The trace ended: close whatever is open at the last time seen.</summary>
     public void End()
     {

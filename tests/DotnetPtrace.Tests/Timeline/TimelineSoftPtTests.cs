@@ -248,6 +248,31 @@ public sealed class TimelineSoftPtTests(ITestOutputHelper log)
     }
 
     [Fact]
+    public void After_an_exec_the_new_program_s_calls_start_over_on_the_same_track()
+    {
+        if (SoftPtRecordings.MissingPrerequisite() is { } missing) { log.WriteLine($"skipped: {missing}"); return; }
+        var rec = SoftPtRecordings.Get("fork_exec", ["syscalls", "5"]);
+        string json = Path.Combine(Path.GetDirectoryName(rec.Data)!, Path.GetFileNameWithoutExtension(rec.Data) + "-exec.json");
+        List<JsonElement> events = Timeline(rec.Data, json);
+        // The ground truth's threads: the parent, and the child that forks off and execs syscalls.
+        var tids = SoftPtRecordings.ParseFlows(File.ReadAllText(rec.GroundTruth)).Select(f => f.Tid).Distinct().ToList();
+        List<Slice> slices = Slices(events);
+        Assert.Equal(tids.Order(), slices.Select(s => s.Tid).Distinct().Order());
+        var exec = events.Single(e => e.GetProperty("ph").GetString() == "i" && e.GetProperty("cat").GetString() == "exec");
+        int child = exec.GetProperty("tid").GetInt32();
+        decimal at = exec.GetProperty("ts").GetDecimal();
+        var childSlices = slices.Where(s => s.Tid == child).ToList();
+        var nested = Nest(childSlices);
+        // Nothing of fork_exec is open across the exec, and syscalls' main is an outermost call's descendant after it.
+        Assert.DoesNotContain(childSlices, s => s.Ts < at && s.End > at);
+        Assert.Contains(childSlices, s => s.Name == "execve" && s.End <= at);
+        var mains = nested.Where(n => n.Slice.Name == "main" && n.Slice.Ts > at).ToList();
+        Assert.Single(mains);
+        Assert.DoesNotContain(nested, n => n.Slice.Name == "execve" && n.Slice.Ts > at);
+        log.WriteLine($"exec at {at} µs in thread {child}: {childSlices.Count(s => s.Ts > at)} slices after it, main at depth {mains[0].Depth}");
+    }
+
+    [Fact]
     public void The_threads_sample_has_one_track_per_thread()
     {
         if (SoftPtRecordings.MissingPrerequisite() is { } missing) { log.WriteLine($"skipped: {missing}"); return; }
