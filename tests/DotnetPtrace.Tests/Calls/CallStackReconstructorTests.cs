@@ -231,4 +231,37 @@ public sealed class CallStackReconstructorTests
         r.End();
         Assert.True(log.Log.Select(e => e.Time).SequenceEqual(log.Log.Select(e => e.Time).Order()));
     }
+
+    private sealed class NoSink : ICallSink
+    {
+        public long Calls;
+        public void OnEnter(in CallFrame frame) => Calls++;
+        public void OnExit(in CallFrame frame, in CallExit exit) { }
+        public void OnMark(CallMarkKind kind, ulong time, ulong ip) { }
+    }
+
+    [Fact]
+    public void Blocks_allocate_nothing_once_the_stack_has_grown()
+    {
+        var sink = new NoSink();
+        var r = new CallStackReconstructor(sink, new Functions());
+        ulong t = 0;
+        void Round()
+        {
+            // main calls a, a tail-calls b, b calls c recursively 100 deep, all return; a longjmp-like jump back.
+            r.Block(Main, 2, Call(Main + 0x10, A), t++);
+            r.Block(A, 2, Jmp(A + 0x10, B), t++);
+            for (int i = 0; i < 100; i++) r.Block(i == 0 ? B : C, 2, Call(C + 0x10, C), t++);
+            r.Block(C, 2, Ret(C + 0x20), t++);
+            for (int i = 0; i < 99; i++) r.Block(C + 0x15, 1, Ret(C + 0x20), t++);
+            r.Block(C + 0x15, 1, Jmp(C + 0x30, Main + 0x40), t++);
+            r.Block(Main + 0x40, 1, Jmp(Main + 0x50, Main), t++);
+        }
+        Round();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 1000; i++) Round();
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(0, allocated);
+        Assert.True(sink.Calls > 100_000);
+    }
 }
