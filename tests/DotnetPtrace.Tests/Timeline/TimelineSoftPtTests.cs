@@ -292,6 +292,25 @@ public sealed class TimelineSoftPtTests(ITestOutputHelper log)
     }
 
     [Fact]
+    public void Time_slices_keep_only_the_calls_inside_the_window()
+    {
+        if (Recorded.Value is not { } sample) { log.WriteLine($"skipped: {SoftPtRecordings.MissingPrerequisite()}"); return; }
+        string dir = Path.GetDirectoryName(sample.Data)!;
+        List<Slice> all = Slices(Timeline(sample.Data, Path.Combine(dir, "all.json")));
+        Slice main = all.Single(s => s.Name == "main");
+        // The window: main's middle half, in seconds of perf time (µs / 1e6).
+        decimal from = main.Ts + main.Dur / 4, to = main.Ts + main.Dur * 3 / 4;
+        string Seconds(decimal us) => (us / 1_000_000m).ToString("0.000000000", CultureInfo.InvariantCulture);
+        List<Slice> part = Slices(Timeline(sample.Data, Path.Combine(dir, "part.json"), "--time", $"{Seconds(from)},{Seconds(to)}"));
+        Assert.NotEmpty(part);
+        Assert.True(part.Count < all.Count);
+        // Blocks of the same timing period share a time and are spread 1 ns apart: allow a microsecond of drift.
+        Assert.All(part, s => Assert.True(s.Ts >= Math.Floor(from * 1000) / 1000 - 0.001m && s.End <= to + 1, $"{s} outside [{from}, {to}]"));
+        Nest(part);
+        log.WriteLine($"{part.Count} of {all.Count} slices in [{from}, {to}] µs");
+    }
+
+    [Fact]
     public void Max_events_caps_the_file_and_says_what_was_cut()
     {
         if (Recorded.Value is not { } sample) { log.WriteLine($"skipped: {SoftPtRecordings.MissingPrerequisite()}"); return; }
