@@ -20,6 +20,10 @@ public sealed class PerfDataDecodeRunner(DecodeOptions options)
     private readonly Lock _stderrLock = new();
     private TextWriter _stderr = TextWriter.Null;
 
+    /// <summary>For `report`: a formatter per stream from here instead of --format's (decoded with time), and the tool name in messages.</summary>
+    internal Func<IBufferWriter<byte>, MappingSymbols, PtRecording, FlowFormatter>? FormatterFactory { get; init; }
+    internal string Tool { get; init; } = "decode";
+
     public int Run(Stream stdout, TextWriter stderr)
     {
         _stderr = stderr;
@@ -102,7 +106,7 @@ public sealed class PerfDataDecodeRunner(DecodeOptions options)
             {
                 TraceStream stream = streams[i];
                 var context = new StreamContext(recording.Sideband, images, conversion, stream.Key, buildImages: options.Format != DecodeFormat.Events);
-                FlowFormatter? formatter = options.Quiet ? null : CreateFormatter(writer, symbols, threadHeaders);
+                FlowFormatter? formatter = options.Quiet ? null : FormatterFactory?.Invoke(writer, symbols, recording) ?? CreateFormatter(writer, symbols, threadHeaders);
                 formatter?.Begin(context);
                 var sink = new StreamSink(context, formatter, selection, ReportNeededImage) { Progress = decoded, ProgressSlot = i };
                 results[i] = DecodeStream(file, stream, sink, config!, selection);
@@ -119,7 +123,7 @@ public sealed class PerfDataDecodeRunner(DecodeOptions options)
     private StreamResult DecodeStream(SafeFileHandle file, TraceStream stream, StreamSink sink, PtFlowConfig config, Selection selection)
     {
         var result = new StreamResult { Stream = stream };
-        bool timedSession = options.Format is DecodeFormat.Branches or DecodeFormat.Calls or DecodeFormat.Json
+        bool timedSession = FormatterFactory is not null || options.Format is DecodeFormat.Branches or DecodeFormat.Calls or DecodeFormat.Json
             || selection.From is not null || selection.To is not null;
         bool first = true;
         foreach (TraceSegment segment in stream.Segments)
@@ -283,7 +287,7 @@ public sealed class PerfDataDecodeRunner(DecodeOptions options)
             lines.Add(Invariant($"decode: {unneeded} more mapped image(s) missing that the decoded trace did not need: {string.Join(", ", problems.Where(p => p.Hits == 0).Take(5).Select(p => p.Problem.Path))}{(unneeded > 5 ? ", ..." : "")}"));
         if (t.Errors > 0)
             lines.Add(Invariant($"decode: {t.Errors} error(s); each is in the output as [offset, ip: error: message] (offset in the file), and decoding resumed at the next PSB"));
-        lock (_stderrLock) foreach (string l in lines) _stderr.WriteLine(l);
+        lock (_stderrLock) foreach (string l in lines) _stderr.WriteLine(Tool == "decode" ? l : Tool + l["decode".Length..]);
     }
 
     private static string Describe(Selection s)
@@ -299,12 +303,12 @@ public sealed class PerfDataDecodeRunner(DecodeOptions options)
 
     private void Warn(string message)
     {
-        lock (_stderrLock) _stderr.WriteLine($"decode: warning: {message}");
+        lock (_stderrLock) _stderr.WriteLine($"{Tool}: warning: {message}");
     }
 
     private int Usage(string message)
     {
-        lock (_stderrLock) _stderr.WriteLine($"decode: {message}");
+        lock (_stderrLock) _stderr.WriteLine($"{Tool}: {message}");
         return ReturnCode.UsageError;
     }
 

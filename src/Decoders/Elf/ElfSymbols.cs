@@ -68,10 +68,14 @@ public sealed class ElfSymbols
     }
 
     /// <summary>The function holding <paramref name="address"/> and the offset into it, or false.</summary>
-    public bool TryFind(ulong address, out string name, out ulong offset)
+    public bool TryFind(ulong address, out string name, out ulong offset) => TryFind(address, out name, out offset, out _);
+
+    /// <summary>As <see cref="TryFind(ulong, out string, out ulong)"/>, with the bytes the function covers (to the next symbol when its size is 0).</summary>
+    public bool TryFind(ulong address, out string name, out ulong offset, out ulong size)
     {
         name = "";
         offset = 0;
+        size = 0;
         int i = Array.BinarySearch(_starts, address);
         if (i < 0) i = ~i - 1;
         // Several symbols can share a start (aliases): any is right, perf takes the first.
@@ -81,6 +85,7 @@ public sealed class ElfSymbols
         if (address >= end) return false;
         name = _names[i];
         offset = address - _starts[i];
+        size = end - _starts[i];
         return true;
     }
 

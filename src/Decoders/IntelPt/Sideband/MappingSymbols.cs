@@ -24,6 +24,19 @@ public sealed class MappingSymbols(ImageSource images, string? root = null)
         return elf.FileOffsetToAddress(fileOffset) is ulong address && elf.TryFind(address, out name, out offset);
     }
 
+    /// <summary>The function holding <paramref name="ip"/> in mapping <paramref name="m"/>: its name and its range [start, end) in the process.</summary>
+    public bool TryFindFunction(CodeMapping m, ulong ip, out string name, out ulong start, out ulong end)
+    {
+        name = "";
+        start = end = 0;
+        ElfSymbols? elf = SymbolsOf(m);
+        if (elf is null || elf.FileOffsetToAddress(ip - m.Start + m.PgOff) is not ulong address
+            || !elf.TryFind(address, out name, out ulong offset, out ulong size)) return false;
+        start = ip - offset;
+        end = size > ulong.MaxValue - start ? ulong.MaxValue : start + size;
+        return true;
+    }
+
     private ElfSymbols? SymbolsOf(CodeMapping m)
     {
         if (m.IsFile) return _files.GetOrAdd(m.Path, p => new Lazy<ElfSymbols?>(() => ElfSymbols.TryLoad(root is null ? p : Path.Join(root, p)))).Value;
