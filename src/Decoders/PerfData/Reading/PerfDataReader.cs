@@ -271,7 +271,7 @@ public sealed class PerfDataReader : IDisposable
         if (!_window.Ensure(header.Size))
             return Fail(offset, $"truncated {RecordTypeNames.Long(header.Type)}: {header.Size} bytes declared, {_window.AvailableCount} present");
         ReadOnlySpan<byte> rec = _swap ? Swapped(_window.Available[..header.Size]) : _window.Available[..header.Size];
-        long auxOffset = -1, auxSize = 0;
+        long auxOffset = -1, auxSize = 0, trailingBytes = 0;
         switch (header.Type)
         {
             case PerfRecordType.Auxtrace:
@@ -319,12 +319,23 @@ public sealed class PerfDataReader : IDisposable
             case PerfRecordType.EventUpdate:
                 ApplyEventUpdate(rec);
                 break;
+            case PerfRecordType.HeaderTracingData:
+                // Pipe mode: {u32 size; u32 pad}, then size bytes of tracing data follow the record (as with AUXTRACE).
+                if (header.Size >= 16) trailingBytes = BinaryPrimitives.ReadUInt32LittleEndian(rec[8..]);
+                break;
+            case PerfRecordType.HeaderEventType:
+                // Our captured code in pipe mode (CapturedCodeRecords); perf ignores the deprecated type.
+                if (_capturedCode.TryAdd(rec) && _capturedCode.Payload is { } code)
+                    Features.Add(new FeatureData((HeaderFeature)CapturedCode.FeatureBit, offset, code));
+                break;
         }
         record = Make(header, rec, offset, -1, auxOffset, auxSize);
         _window.Consume(header.Size);
-        _pendingSkip = auxSize;
+        _pendingSkip = auxSize + trailingBytes;
         return true;
     }
+
+    private readonly CapturedCodeRecords.Assembler _capturedCode = new();
 
     private PerfEventHeader ReadHeader(ReadOnlySpan<byte> bytes)
     {
