@@ -228,7 +228,7 @@ public sealed class PerfDataReader : IDisposable
         {
             long start = _window.Position;
             if (!_window.Skip(_pendingSkip))
-                return Fail(start, $"AUXTRACE payload of {_pendingSkip} bytes runs past the end of the data");
+                return Fail(start, $"the {_pendingSkip} bytes that follow the previous record (AUXTRACE or TRACING_DATA payload) run past the end of the data");
             _pendingSkip = 0;
         }
         if (_zstd is { PendingCount: >= PerfEventHeader.ByteSize } z)
