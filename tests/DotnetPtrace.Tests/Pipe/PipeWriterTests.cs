@@ -89,6 +89,10 @@ public sealed class PipeWriterTests : IDisposable
         while (reader.TryRead(out _)) { }
         Assert.Null(reader.Error);
         Assert.Equal([TestRecords.CpuClockId], reader.Attrs.Attrs[0].Ids);
+        // The HEADER_BUILD_ID records, from both ends of the stream, make up the BUILD_ID feature as in a file.
+        FeatureData buildIdFeature = Assert.Single(reader.Features, f => f.Feature == HeaderFeature.BuildId);
+        Assert.True(DotnetPtrace.Decoders.PerfData.Features.BuildIdTable.TryParse(buildIdFeature.Payload, out var table, out _));
+        Assert.Equal([binary.Path, "[kernel.kallsyms]"], table!.Entries.Select(e => e.FileName));
         FeatureData feature = Assert.Single(reader.Features, f => (int)f.Feature == CapturedCode.FeatureBit);
         CapturedCode back = Assert.Single(CapturedCode.TryDecode(feature.Payload, out string? error)!);
         Assert.Null(error);

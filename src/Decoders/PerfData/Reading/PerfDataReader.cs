@@ -263,6 +263,9 @@ public sealed class PerfDataReader : IDisposable
             if (_truncatedDataEnd >= 0)
                 return Fail(offset, $"file ends before the data section does (at 0x{_truncatedDataEnd:x})");
             _done = true;
+            // A pipe brings its build-ids as HEADER_BUILD_ID records; together they are the BUILD_ID feature's payload.
+            if (_pipeBuildIds.Count > 0 && !Features.Exists(f => f.Feature == HeaderFeature.BuildId))
+                Features.Add(new FeatureData(HeaderFeature.BuildId, _firstPipeBuildId, [.. _pipeBuildIds]));
             return false;
         }
         var header = ReadHeader(_window.Available);
@@ -323,6 +326,10 @@ public sealed class PerfDataReader : IDisposable
                 // Pipe mode: {u32 size; u32 pad}, then size bytes of tracing data follow the record (as with AUXTRACE).
                 if (header.Size >= 16) trailingBytes = BinaryPrimitives.ReadUInt32LittleEndian(rec[8..]);
                 break;
+            case PerfRecordType.HeaderBuildId when IsPipe:
+                if (_pipeBuildIds.Count == 0) _firstPipeBuildId = offset;
+                _pipeBuildIds.AddRange(rec);
+                break;
             case PerfRecordType.HeaderEventType:
                 // Our captured code in pipe mode (CapturedCodeRecords); perf ignores the deprecated type.
                 if (_capturedCode.TryAdd(rec) && _capturedCode.Payload is { } code)
@@ -336,6 +343,8 @@ public sealed class PerfDataReader : IDisposable
     }
 
     private readonly CapturedCodeRecords.Assembler _capturedCode = new();
+    private readonly List<byte> _pipeBuildIds = [];
+    private long _firstPipeBuildId;
 
     private PerfEventHeader ReadHeader(ReadOnlySpan<byte> bytes)
     {
