@@ -34,8 +34,12 @@ public sealed unsafe class ExecGate : IDisposable
         CommandPath = commandPath;
     }
 
-    /// <summary>Starts the gate for <paramref name="command"/>; throws <see cref="CommandNotFoundException"/> when it cannot run.</summary>
-    public static ExecGate Start(IReadOnlyList<string> command, IReadOnlyDictionary<string, string>? environment = null)
+    /// <summary>
+    /// Starts the gate for <paramref name="command"/>; throws <see cref="CommandNotFoundException"/> when it cannot run.
+    /// <paramref name="stdoutToStderr"/>: the command's stdout goes to its stderr, as perf does when it writes the
+    /// recording to stdout (`record -o -`), so the command's output cannot corrupt the stream.
+    /// </summary>
+    public static ExecGate Start(IReadOnlyList<string> command, IReadOnlyDictionary<string, string>? environment = null, bool stdoutToStderr = false)
     {
         if (command.Count == 0) throw new ArgumentException("empty command", nameof(command));
         string path = CommandResolver.Resolve(command[0]);
@@ -45,7 +49,7 @@ public sealed unsafe class ExecGate : IDisposable
         int readFd = fds[0], writeFd = fds[1];
 
         // `read` returns non-zero on EOF (we closed the pipe without releasing): leave without running anything.
-        string script = $"read -r _ < /proc/{Sys.GetPid()}/fd/{readFd} || exit {AbortedExitCode}; exec \"$@\"";
+        string script = $"read -r _ < /proc/{Sys.GetPid()}/fd/{readFd} || exit {AbortedExitCode}; exec \"$@\"" + (stdoutToStderr ? " >&2" : "");
         var psi = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
         psi.ArgumentList.Add("-c");
         psi.ArgumentList.Add(script);

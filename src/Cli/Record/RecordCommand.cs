@@ -19,7 +19,7 @@ public static class RecordCommand
             AllowMultipleArgumentsPerToken = false,
             HelpName = "EVENT",
         };
-        var output = new Option<string>("--output", "-o") { Description = "Output file (an existing one is renamed FILE.old)", DefaultValueFactory = _ => "perf.data", HelpName = "FILE" };
+        var output = new Option<string>("--output", "-o") { Description = "Output file (an existing one is renamed FILE.old); - writes a perf.data pipe-mode stream to stdout", DefaultValueFactory = _ => "perf.data", HelpName = "FILE" };
         var freq = new Option<string?>("--freq", "-F") { Description = "Sample frequency in Hz, or 'max' (default 4000)", HelpName = "HZ" };
         var count = new Option<ulong?>("--count", "-c") { Description = "Sample every N events (a period, instead of -F)", HelpName = "N" };
         var callGraph = new Option<bool>("--call-graph", "-g") { Description = "Record call chains (frame pointers)" };

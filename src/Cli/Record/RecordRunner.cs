@@ -54,6 +54,8 @@ public sealed class RecordRunner(RecordOptions options)
 
     private async Task<int> RunCoreAsync(ILogger log, CancellationToken cancellation)
     {
+        bool toStdout = StreamOutput.IsRequested(options.Output);
+        if (toStdout) StreamOutput.CheckNotTerminal();
         var pmus = new PmuCatalog();
         var tracefs = new Tracefs();
         var parser = new EventParser(pmus, tracefs);
@@ -73,7 +75,7 @@ public sealed class RecordRunner(RecordOptions options)
             ? AttrFactory.AuxTrace(s, options, launching, options.DataPages, auxBytes)
             : AttrFactory.Sampling(s, options, launching, options.DataPages)).ToList();
         configs.Add(AttrFactory.Sideband(options, launching, excludeKernel, options.DataPages));
-        CheckOutputWritable(options.Output);
+        if (!toStdout) CheckOutputWritable(options.Output);
 
         ExecGate? gate = null;
         RecordingSession? session = null;
@@ -82,7 +84,7 @@ public sealed class RecordRunner(RecordOptions options)
             RecordTarget target;
             if (launching)
             {
-                gate = ExecGate.Start(options.Command);
+                gate = ExecGate.Start(options.Command, stdoutToStderr: toStdout);
                 target = new RecordTarget.Command(gate.Pid);
             }
             else target = ResolveAttachTarget();
@@ -109,14 +111,24 @@ public sealed class RecordRunner(RecordOptions options)
         var attrs = session.Events.Select((e, i) => new EventAttrEntry(e.Attr, session.IdsOf(i), e.Name)).ToList();
         var statistics = new RecordStatistics();
         var buildIds = new BuildIdCollector(attrs);
-        BackupExisting(options.Output);
         FileStream file;
-        try { file = PerfDataWriter.CreateFile(options.Output); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        PerfDataWriter writer;
+        if (StreamOutput.IsRequested(options.Output))
         {
-            throw new UsageException($"cannot create {options.Output}: {e.Message}");
+            // Pipe mode: the header facts go first, since nothing can be written back; build-ids follow at the end.
+            file = StreamOutput.OpenStandardOutput();
+            writer = PerfDataWriter.CreatePipe(file, attrs, Features(buildIds));
         }
-        var writer = new PerfDataWriter(file, attrs);
+        else
+        {
+            BackupExisting(options.Output);
+            try { file = PerfDataWriter.CreateFile(options.Output); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new UsageException($"cannot create {options.Output}: {e.Message}");
+            }
+            writer = new PerfDataWriter(file, attrs);
+        }
         var background = new BackgroundPerfDataWriter(writer, [statistics, buildIds]);
         StopReason stop;
         int? childStatus = null;
@@ -180,6 +192,13 @@ public sealed class RecordRunner(RecordOptions options)
             file.Dispose();
         }
 
+        if (writer.ReaderWentAway)
+        {
+            // `| head`: the reader had what it wanted. Not a failure of ours; the command's status stands, as when
+            // the recording is stopped any other way.
+            Console.Error.WriteLine($"dotnet-ptrace record: the reader of the stream went away (broken pipe) after {writer.TotalBytes} bytes; recording stopped");
+            return childStatus ?? ReturnCode.Ok;
+        }
         PrintSummary(writer, statistics);
         if (snapshotSummary is not null && !options.Quiet) Console.Error.WriteLine(snapshotSummary);
         if (writer.WriteError is { } error)
@@ -299,7 +318,7 @@ public sealed class RecordRunner(RecordOptions options)
     private void PrintSummary(PerfDataWriter writer, RecordStatistics statistics)
     {
         if (options.Quiet) return;
-        double mb = (writer.DataOffset + writer.DataSize) / (1024.0 * 1024.0);
+        double mb = writer.TotalBytes / (1024.0 * 1024.0);
         string lost = statistics.LostRecords > 0 ? $", {statistics.LostEvents} events lost in {statistics.LostRecords} LOST records" : ", 0 lost";
         if (statistics.Count(PerfRecordType.Auxtrace) > 0)
             lost += string.Create(CultureInfo.InvariantCulture, $", {statistics.AuxtraceBytes / (1024.0 * 1024.0):F3} MB AUX trace") +
@@ -337,8 +356,10 @@ public sealed class RecordRunner(RecordOptions options)
         if (kernel && synthesizer.KernelText() is { } kernelText) background.Post(kernelText, default);
         if (target is RecordTarget.Command)
         {
+            // The kernel reports a launched command from its exec on.
             background.Post(RecordBuilder.FinishedRound(), default);
-            return;   // the kernel reports a launched command from its exec on
+            background.Post(PerfDataWriter.FinishedInitRecord(), default);
+            return;
         }
         IEnumerable<int> pids = target switch
         {
@@ -349,6 +370,7 @@ public sealed class RecordRunner(RecordOptions options)
             foreach (var record in synthesizer.Synthesize(pid))
                 background.Post(record, default);
         background.Post(RecordBuilder.FinishedRound(), default);
+        background.Post(PerfDataWriter.FinishedInitRecord(), default);
     }
 
     private static EventSpec DefaultEvent(EventParser parser, PmuCatalog pmus, ILogger log)

@@ -47,9 +47,12 @@ public sealed class SoftPtRecordRunner(RecordOptions options)
     {
         if (options.Command.Count == 0) throw new UsageException("--soft-pt traces a command it launches: give one after --");
         SoftPtOptions pt = SoftPtTerms.Parse(options.Events);
-        RecordRunner.CheckOutputWritable(options.Output);
+        bool toStdout = StreamOutput.IsRequested(options.Output);
+        if (toStdout) StreamOutput.CheckNotTerminal();
+        else RecordRunner.CheckOutputWritable(options.Output);
         var clock = Stopwatch.StartNew();
-        ExecutionRecording recording = SoftPtTracer.Run(options.Command, null, cancellation);
+        // With -o - stdout carries the stream: the command writes its own output to stderr, as under perf.
+        ExecutionRecording recording = SoftPtTracer.Run(options.Command, new SoftPtTracerOptions { StandardOutputToStandardError = toStdout }, cancellation);
         log.LogInformation("traced {Steps} steps in {Seconds:F2} s", recording.TotalSteps, recording.ElapsedSeconds);
 
         // Encode each thread; the encoder classifies each distinct instruction once and reuses its buffers.
@@ -65,15 +68,19 @@ public sealed class SoftPtRecordRunner(RecordOptions options)
         }
         if (options.GroundTruth is { } truth) GroundTruthWriter.Write(recording, truth);
 
-        RecordRunner.BackupExisting(options.Output);
         FileStream file;
-        try { file = PerfDataWriter.CreateFile(options.Output); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new UsageException($"cannot create {options.Output}: {e.Message}"); }
+        if (toStdout) file = StreamOutput.OpenStandardOutput();
+        else
+        {
+            RecordRunner.BackupExisting(options.Output);
+            try { file = PerfDataWriter.CreateFile(options.Output); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new UsageException($"cannot create {options.Output}: {e.Message}"); }
+        }
         var host = HostInfo.Collect();
         SoftPtFileSummary summary;
         using (file)
         {
-            summary = SoftPtFile.Write(file, recording, traces, new SoftPtFileSettings
+            summary = SoftPtFile.Write(file, toStdout, recording, traces, new SoftPtFileSettings
             {
                 IntelPtConfig = pt.Config,
                 AuxtraceInfo = pt.ApplyTo(new IntelPtAuxtraceInfo()),
@@ -83,6 +90,11 @@ public sealed class SoftPtRecordRunner(RecordOptions options)
                 OsRelease = host.OsRelease,
                 BuildIds = SoftPtFile.BuildIdsOf(recording, Decoders.Elf.ElfBuildId.TryRead),
             });
+        }
+        if (summary.ReaderWentAway)
+        {
+            Console.Error.WriteLine($"dotnet-ptrace record: the reader of the stream went away (broken pipe) after {summary.FileBytes} bytes");
+            return recording.ExitCode;
         }
         if (!options.Quiet)
         {

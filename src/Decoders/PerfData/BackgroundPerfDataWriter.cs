@@ -7,7 +7,7 @@ namespace DotnetPtrace.Decoders.PerfData;
 /// <summary>
 /// Moves disk I/O off the thread that drains the rings. The producer copies whole records into a buffer rented
 /// from the writer's pool (<see cref="RentBuffer"/>) and posts it; a dedicated thread writes it with a
-/// <see cref="PerfDataWriter"/>, shows every record to the <see cref="IRecordObserver"/>s, and returns the buffer.
+/// <see cref="PerfDataWriter"/> (file or pipe layout alike), shows every record to the <see cref="IRecordObserver"/>s, and returns the buffer.
 /// The queue is bounded (in chunks) and waits when full: back-pressure instead of unbounded memory, and the
 /// kernel reports what the ring then loses (PERF_RECORD_LOST).
 /// <para>
@@ -194,7 +194,8 @@ public sealed class BackgroundPerfDataWriter : IDisposable
         _thread.Join();
     }
 
-    /// <summary>Drains the queue, then writes the features and the final header (<see cref="PerfDataWriter.Finish"/>).</summary>
+    /// <summary>Drains the queue, then ends the output (<see cref="PerfDataWriter.Finish"/>: features and the final header
+    /// of a file, the closing build-id records of a pipe).</summary>
     public void Finish(PerfDataFeatures features)
     {
         WaitForWriter();
@@ -206,7 +207,7 @@ public sealed class BackgroundPerfDataWriter : IDisposable
             throw new InvalidOperationException("The perf.data writer thread failed; the file holds the records written before.", error);
     }
 
-    /// <summary>Stops the writer thread without finishing the file (its header then says data size 0).</summary>
+    /// <summary>Stops the writer thread without finishing the output (a file's header then says data size 0).</summary>
     public void Dispose() => WaitForWriter();
 
     private static void Validate(RecordChunk chunk)

@@ -76,6 +76,14 @@ internal static class FeatureEncoder
         return result;
     }
 
+    /// <summary>The BUILD_ID payload alone: HEADER_BUILD_ID records back to back (pipe mode sends them as records).</summary>
+    public static byte[] EncodeBuildIds(IReadOnlyList<BuildIdEntry> entries)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        WriteBuildIds(buffer, entries);
+        return buffer.WrittenSpan.ToArray();
+    }
+
     /// <summary>write_event_desc: u32 nr, u32 attr size, then per event: attr, u32 nr_ids, string name, u64 ids[].</summary>
     private static void WriteEventDesc(ArrayBufferWriter<byte> b, IReadOnlyList<EventAttrEntry> attrs, int attrSize)
     {

@@ -1,32 +1,31 @@
-using System.Buffers.Binary;
 using DotnetPtrace.Decoders.Abi;
-using Microsoft.Win32.SafeHandles;
 
 namespace DotnetPtrace.Decoders.PerfData;
 
 /// <summary>
-/// Writes a perf.data file in file mode (PERFILE2, little endian) that Linux perf reads:
-/// <code>
-/// header (104) | ids of attr 0, attr 1, ... | attrs section | data (records) | feature table | feature payloads
-/// </code>
-/// The header is written with data.size = 0 first (perf warns about such a file: a crashed recording) and
-/// rewritten by <see cref="Finish"/>. Every write goes straight to the file (pwrite, no buffering) so that, if
-/// the disk fills, <see cref="DataSize"/> is exactly the bytes of whole records that reached it; the file is
-/// then still finished with a header perf accepts. The writer does not own the stream: dispose it afterwards.
+/// Writes a perf.data that Linux perf reads, in one of two layouts sharing the record and feature encoding:
+/// file mode (the constructors: a seekable file, header and feature section finished at the end, see
+/// <see cref="PerfDataFileLayout"/>) or pipe mode (<see cref="CreatePipe(Stream, IReadOnlyList{EventAttrEntry}, PerfDataFeatures)"/>:
+/// a stream such as stdout, everything as records, see <see cref="PerfDataPipeLayout"/>).
+/// <para>
+/// Records are appended with <see cref="WriteData"/>; the first write error (disk full, the reader of a pipe gone)
+/// is kept in <see cref="WriteError"/> and later data is counted as dropped, so the hot path never throws.
+/// <see cref="Finish"/> ends the output. The writer does not own the stream: dispose it afterwards.
 /// Not thread-safe: one thread writes (see <see cref="BackgroundPerfDataWriter"/>).
+/// </para>
 /// </summary>
 public sealed class PerfDataWriter
 {
-    private readonly FileStream _stream;
-    private readonly SafeFileHandle _handle;
-    private readonly FileSection _attrsSection;
-    private readonly ulong _attrEntrySize;
+    /// <summary>EPIPE on Linux: the HResult .NET gives the IOException of a write to a pipe nobody reads.</summary>
+    private const int BrokenPipeErrno = 32;
+
+    private readonly PerfDataLayout _layout;
     private bool _finished;
 
-    /// <summary>Writes the placeholder header, the id arrays and the attrs, choosing the attr size with
+    /// <summary>File mode. Writes the placeholder header, the id arrays and the attrs, choosing the attr size with
     /// <see cref="AttrBytes.ChooseOnFileSize"/> so that perf 6.1 reads the file.</summary>
     public PerfDataWriter(FileStream stream, IReadOnlyList<EventAttrEntry> attrs)
-        : this(stream, attrs, AttrBytes.ChooseOnFileSize(attrs))
+        : this(stream, attrs, AttrBytes.ChooseOnFileSize(CheckAttrs(attrs)))
     {
     }
 
@@ -34,67 +33,55 @@ public sealed class PerfDataWriter
     public PerfDataWriter(FileStream stream, IReadOnlyList<EventAttrEntry> attrs, int attrSizeOnFile)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        ArgumentNullException.ThrowIfNull(attrs);
-        if (!stream.CanSeek || !stream.CanWrite)
-            throw new ArgumentException("perf.data file mode needs a seekable, writable file (pipe mode is a different format).", nameof(stream));
-        if (attrs.Count == 0)
-            throw new ArgumentException("A perf.data file needs at least one attr.", nameof(attrs));
+        Attrs = CheckAttrs(attrs);
+        AttrSizeOnFile = attrSizeOnFile;
+        _layout = new PerfDataFileLayout(stream, attrs, attrSizeOnFile);
+    }
 
-        _stream = stream;
-        stream.Flush();
-        // All I/O below is positional on the handle: no FileStream buffer that could hold half a record
-        // when the disk fills, and no shared file position to get wrong after a failed write.
-        _handle = stream.SafeFileHandle;
+    private PerfDataWriter(Stream output, IReadOnlyList<EventAttrEntry> attrs, int attrSizeOnFile, PerfDataFeatures headerFeatures)
+    {
         Attrs = attrs;
         AttrSizeOnFile = attrSizeOnFile;
-        _attrEntrySize = (ulong)(attrSizeOnFile + FileSection.ByteSize);
+        Exception? error = null;
+        _layout = new PerfDataPipeLayout(output, attrs, attrSizeOnFile, headerFeatures, ref error);
+        WriteError = error;
+    }
 
-        // Layout: ids right after the header (as perf record does), then the attrs pointing at them.
-        long offset = PerfFileHeader.Size;
-        var idSections = new FileSection[attrs.Count];
-        for (int i = 0; i < attrs.Count; i++)
-        {
-            ulong[] ids = attrs[i].Ids ?? [];
-            idSections[i] = new FileSection((ulong)offset, (ulong)ids.Length * 8);
-            offset += ids.Length * 8L;
-        }
-        _attrsSection = new FileSection((ulong)offset, (ulong)attrs.Count * _attrEntrySize);
-        offset += (long)_attrsSection.Size;
-        DataOffset = AlignUp(offset, 8);
+    /// <summary>
+    /// Pipe mode (`perf record -o -`) on a stream that need not seek, e.g. stdout. The stream header, the attrs and
+    /// <paramref name="headerFeatures"/> are written now: in a pipe they must come before the records. What
+    /// <see cref="Finish"/> is given later adds only the build-ids not sent yet. A failure to write the beginning
+    /// (the reader already gone) is kept in <see cref="WriteError"/>, like any write error.
+    /// </summary>
+    public static PerfDataWriter CreatePipe(Stream output, IReadOnlyList<EventAttrEntry> attrs, PerfDataFeatures headerFeatures) =>
+        CreatePipe(output, attrs, headerFeatures, AttrBytes.ChooseOnFileSize(CheckAttrs(attrs)));
 
-        var prologue = new byte[DataOffset];
-        WriteHeader(prologue, dataSize: 0, default);
-        int pos = PerfFileHeader.Size;
-        foreach (EventAttrEntry entry in attrs)
-        {
-            foreach (ulong id in entry.Ids ?? [])
-            {
-                BinaryPrimitives.WriteUInt64LittleEndian(prologue.AsSpan(pos), id);
-                pos += 8;
-            }
-        }
-        for (int i = 0; i < attrs.Count; i++)
-        {
-            AttrBytes.Write(attrs[i].Attr, attrSizeOnFile, prologue.AsSpan(pos));
-            idSections[i].Write(prologue.AsSpan(pos + attrSizeOnFile));
-            pos += (int)_attrEntrySize;
-        }
-        RandomAccess.Write(_handle, prologue, 0);
-        RandomAccess.SetLength(_handle, DataOffset);  // an overwritten older file must not leave stale bytes
+    /// <summary>As above with an explicit attr size.</summary>
+    public static PerfDataWriter CreatePipe(Stream output, IReadOnlyList<EventAttrEntry> attrs, PerfDataFeatures headerFeatures, int attrSizeOnFile)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(headerFeatures);
+        return new PerfDataWriter(output, CheckAttrs(attrs), attrSizeOnFile, headerFeatures);
     }
 
     public IReadOnlyList<EventAttrEntry> Attrs { get; }
-    /// <summary>Bytes per attr in the attrs section and in EVENT_DESC (the attr's <c>size</c> field on file).</summary>
+    /// <summary>Bytes per attr in the attrs section, HEADER_ATTR and EVENT_DESC (the attr's <c>size</c> field).</summary>
     public int AttrSizeOnFile { get; }
-    /// <summary>File offset of the first record.</summary>
-    public long DataOffset { get; }
-    /// <summary>Bytes of records written so far: whole <see cref="WriteData"/> calls that fully reached the file.</summary>
+    /// <summary>True for a pipe-mode stream.</summary>
+    public bool IsPipe => _layout is PerfDataPipeLayout;
+    /// <summary>Offset of the first record: the file header, ids and attrs; in pipe mode also the attr and feature records.</summary>
+    public long DataOffset => _layout.DataOffset;
+    /// <summary>Bytes of records written so far: whole <see cref="WriteData"/> calls that fully reached the output.</summary>
     public long DataSize { get; private set; }
+    /// <summary>Every byte written: before, in and after the data (the size of the file or stream).</summary>
+    public long TotalBytes => DataOffset + DataSize + _layout.TrailerBytes;
     /// <summary>Record bytes refused after a write error (the writer stops writing data at the first error).</summary>
     public long DroppedBytes { get; private set; }
-    /// <summary>The first write error (typically ENOSPC), data or features; null while all is well.</summary>
+    /// <summary>The first write error (typically ENOSPC, or EPIPE for a pipe), data or features; null while all is well.</summary>
     public Exception? WriteError { get; private set; }
-    /// <summary>Whether <see cref="Finish"/> managed to write the feature sections.</summary>
+    /// <summary>The write error is EPIPE: the reader of the pipe went away (`| head`), not a failure of ours.</summary>
+    public bool ReaderWentAway => WriteError is IOException { HResult: BrokenPipeErrno };
+    /// <summary>Whether <see cref="Finish"/> managed to write the features (file) or the closing build-ids (pipe).</summary>
     public bool FeaturesWritten { get; private set; }
 
     /// <summary>
@@ -117,14 +104,22 @@ public sealed class PerfDataWriter
         return stream;
     }
 
+    /// <summary>PERF_RECORD_FINISHED_INIT: ends the records synthesized before tracing starts (perf writes it in both modes).</summary>
+    public static byte[] FinishedInitRecord()
+    {
+        var record = new byte[PerfEventHeader.ByteSize];
+        new PerfEventHeader(PerfRecordType.FinishedInit, 0, PerfEventHeader.ByteSize).Write(record);
+        return record;
+    }
+
     /// <summary>
     /// Appends whole records. After the first I/O error the bytes are counted in <see cref="DroppedBytes"/> and
-    /// not written, so a full disk never ends the recording with an exception on the hot path.
+    /// not written, so a full disk or a closed pipe never ends the recording with an exception on the hot path.
     /// </summary>
     public void WriteData(ReadOnlySpan<byte> wholeRecords)
     {
         if (_finished)
-            throw new InvalidOperationException("The perf.data file is already finished.");
+            throw new InvalidOperationException("The perf.data output is already finished.");
         if (wholeRecords.IsEmpty)
             return;
         if (WriteError is not null)
@@ -134,124 +129,39 @@ public sealed class PerfDataWriter
         }
         try
         {
-            RandomAccess.Write(_handle, wholeRecords, DataOffset + DataSize);
-            IndexAuxtrace(wholeRecords, DataOffset + DataSize);
+            _layout.WriteRecords(wholeRecords, DataSize);
             DataSize += wholeRecords.Length;
         }
         catch (IOException e)
         {
-            // Part of this call may be on disk; it lies past DataSize, so perf never sees it, and the feature
-            // table written by Finish overwrites it.
+            // File mode: part of this call may be on disk; it lies past DataSize, so perf never sees it, and the
+            // feature table written by Finish overwrites it. Pipe mode: the reader got a cut record, then EOF.
             WriteError = e;
             DroppedBytes += wholeRecords.Length;
         }
     }
 
-    private readonly List<(ulong Offset, ulong Size)> _auxtraceIndex = [];
-
     /// <summary>
-    /// Where each PERF_RECORD_AUXTRACE landed, for the AUXTRACE feature: with it perf queues every trace buffer
-    /// before it reads the events, so a PT decoder meets each buffer in time order with the sideband around it
-    /// (perf's auxtrace_index). Walks the chunk's record headers only; an AUXTRACE's payload follows its 48 bytes.
-    /// </summary>
-    private void IndexAuxtrace(ReadOnlySpan<byte> records, long fileOffset)
-    {
-        int pos = 0;
-        while (pos + PerfEventHeader.ByteSize <= records.Length)
-        {
-            var header = PerfEventHeader.Read(records[pos..]);
-            if (header.Size < PerfEventHeader.ByteSize) return;
-            long next = pos + header.Size;
-            if (header.Type == PerfRecordType.Auxtrace && header.Size >= 16 && pos + 16 <= records.Length)
-            {
-                _auxtraceIndex.Add(((ulong)(fileOffset + pos), header.Size));
-                next += (long)BinaryPrimitives.ReadUInt64LittleEndian(records[(pos + 8)..]);
-            }
-            if (next > records.Length) return;
-            pos = (int)next;
-        }
-    }
-
-    /// <summary>
-    /// Writes the feature table and payloads after the data, then rewrites the header with the final data size
-    /// and the feature bitmap. If the features cannot be written (disk full) the header says "no features" and
-    /// the file is still valid. Throws only if even the header cannot be rewritten.
+    /// Ends the output: file mode writes the feature table and payloads after the data and rewrites the header (if
+    /// the features cannot be written the header says "no features" and the file is still valid; throws only if even
+    /// the header cannot be rewritten); pipe mode sends the build-ids not sent yet.
     /// </summary>
     public void Finish(PerfDataFeatures features)
     {
         ArgumentNullException.ThrowIfNull(features);
         if (_finished)
-            throw new InvalidOperationException("The perf.data file is already finished.");
+            throw new InvalidOperationException("The perf.data output is already finished.");
         _finished = true;
-
-        FeatureBitmap bitmap = default;
-        long featureOffset = DataOffset + DataSize;
-        try
-        {
-            var payloads = FeatureEncoder.Encode(features, Attrs, AttrSizeOnFile, _auxtraceIndex);
-            byte[] block = BuildFeatureBlock(payloads, featureOffset);
-            RandomAccess.Write(_handle, block, featureOffset);
-            RandomAccess.SetLength(_handle, featureOffset + block.Length);
-            foreach (var (feature, _) in payloads)
-                bitmap.Set(feature);
-            FeaturesWritten = true;
-        }
-        catch (IOException e)
-        {
-            WriteError ??= e;
-            bitmap = default;
-            TryTruncate(featureOffset);
-        }
-
-        var header = new byte[PerfFileHeader.Size];
-        WriteHeader(header, (ulong)DataSize, bitmap);
-        RandomAccess.Write(_handle, header, 0);  // overwrites existing bytes: needs no new disk blocks
-        _stream.Flush();
+        Exception? error = WriteError;
+        FeaturesWritten = _layout.Finish(features, DataSize, WriteError is not null, ref error);
+        WriteError = error;
     }
 
-    /// <summary>The section table (one {offset, size} per feature, ascending bit order) followed by the payloads.</summary>
-    private static byte[] BuildFeatureBlock(List<(HeaderFeature Feature, byte[] Payload)> payloads, long featureOffset)
+    private static IReadOnlyList<EventAttrEntry> CheckAttrs(IReadOnlyList<EventAttrEntry> attrs)
     {
-        int tableSize = payloads.Count * FileSection.ByteSize;
-        int total = tableSize;
-        foreach (var (_, payload) in payloads)
-            total += payload.Length;
-
-        var block = new byte[total];
-        int payloadPos = tableSize;
-        for (int i = 0; i < payloads.Count; i++)
-        {
-            byte[] payload = payloads[i].Payload;
-            new FileSection((ulong)(featureOffset + payloadPos), (ulong)payload.Length).Write(block.AsSpan(i * FileSection.ByteSize));
-            payload.CopyTo(block.AsSpan(payloadPos));
-            payloadPos += payload.Length;
-        }
-        return block;
+        ArgumentNullException.ThrowIfNull(attrs);
+        if (attrs.Count == 0)
+            throw new ArgumentException("A perf.data file needs at least one attr.", nameof(attrs));
+        return attrs;
     }
-
-    private void WriteHeader(Span<byte> destination, ulong dataSize, FeatureBitmap features)
-    {
-        var header = new PerfFileHeader
-        {
-            AttrSize = _attrEntrySize,
-            Attrs = _attrsSection,
-            Data = new FileSection((ulong)DataOffset, dataSize),
-            Features = features,
-        };
-        header.Write(destination);
-    }
-
-    private void TryTruncate(long length)
-    {
-        try
-        {
-            RandomAccess.SetLength(_handle, length);
-        }
-        catch (IOException)
-        {
-            // Bytes past data.size with an empty feature bitmap are ignored by readers; nothing more to do.
-        }
-    }
-
-    private static long AlignUp(long value, int alignment) => (value + alignment - 1) / alignment * alignment;
 }

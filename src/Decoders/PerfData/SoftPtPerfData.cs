@@ -24,8 +24,9 @@ public sealed record SoftPtFileSettings
     public uint PmuType { get; init; } = 8;
 }
 
-/// <summary>What was written, for the summary line and the closing figures.</summary>
-public sealed record SoftPtFileSummary(long FileBytes, long TraceBytes, int Threads, int SidebandRecords);
+/// <summary>What was written, for the summary line and the closing figures. <paramref name="ReaderWentAway"/>: pipe
+/// mode only, the reader closed the pipe before the end (EPIPE); the stream is then cut short.</summary>
+public sealed record SoftPtFileSummary(long FileBytes, long TraceBytes, int Threads, int SidebandRecords, bool ReaderWentAway = false);
 
 /// <summary>
 /// Writes a single-stepped run as the perf.data Intel PT hardware would have produced in per-thread mode: an
@@ -46,7 +47,15 @@ public static class SoftPtFile
     private const SampleType IdLayout = SampleType.Ip | SampleType.Tid | SampleType.Time | SampleType.Cpu | SampleType.Identifier;
 
     /// <param name="traces">The encoded PT bytes of each thread, in the order of <see cref="ExecutionRecording.Threads"/>.</param>
-    public static SoftPtFileSummary Write(FileStream file, ExecutionRecording recording, IReadOnlyList<ReadOnlyMemory<byte>> traces, SoftPtFileSettings settings)
+    public static SoftPtFileSummary Write(FileStream file, ExecutionRecording recording, IReadOnlyList<ReadOnlyMemory<byte>> traces, SoftPtFileSettings settings) =>
+        Write(file, pipeMode: false, recording, traces, settings);
+
+    /// <summary>
+    /// As above, in file mode (<paramref name="output"/> must then be a seekable <see cref="FileStream"/>) or in pipe
+    /// mode (`record --soft-pt -o -`: any writable stream; the same records, with the header and features as records).
+    /// Throws IOException on a write error, except when the reader of a pipe went away (see the summary).
+    /// </summary>
+    public static SoftPtFileSummary Write(Stream output, bool pipeMode, ExecutionRecording recording, IReadOnlyList<ReadOnlyMemory<byte>> traces, SoftPtFileSettings settings)
     {
         if (traces.Count != recording.Threads.Count) throw new ArgumentException("one trace per thread", nameof(traces));
         var ptAttr = new PerfEventAttr
@@ -62,9 +71,20 @@ public static class SoftPtFile
             Flags = AttrFlags.Disabled | AttrFlags.SampleIdAll | AttrFlags.ExcludeKernel | AttrFlags.ExcludeHv | AttrFlags.EnableOnExec
                 | AttrFlags.Mmap | AttrFlags.Mmap2 | AttrFlags.Comm | AttrFlags.CommExec | AttrFlags.Task,
         };
-        var writer = new PerfDataWriter(file, [new EventAttrEntry(ptAttr, [PtId], EventName), new EventAttrEntry(sidebandAttr, [SidebandId], "dummy:u")]);
-        var build = new RecordBuilder(IdLayout);
         ulong PerfTime(long time) => settings.TscOf(time);
+        // Everything is known before the first record, so a pipe gets the same features a file does, up front.
+        var features = new PerfDataFeatures
+        {
+            CapturedCode = CodeWithoutFile(recording, PerfTime),
+            BuildIds = settings.BuildIds,
+            Hostname = settings.Hostname, OsRelease = settings.OsRelease, Arch = "x86_64",
+            NrCpusOnline = 1, NrCpusAvailable = 1, CpuDesc = CpuDescMark, CpuId = settings.CpuId, Cmdline = settings.Cmdline,
+        };
+        EventAttrEntry[] attrs = [new EventAttrEntry(ptAttr, [PtId], EventName), new EventAttrEntry(sidebandAttr, [SidebandId], "dummy:u")];
+        PerfDataWriter writer = pipeMode
+            ? PerfDataWriter.CreatePipe(output, attrs, features)
+            : new PerfDataWriter(output as FileStream ?? throw new ArgumentException("file mode needs a FileStream", nameof(output)), attrs);
+        var build = new RecordBuilder(IdLayout);
 
         // perf time is the TSC itself: shift 0, mult 1, zero 0 make tsc_to_perf_time the identity.
         writer.WriteData(RecordBuilder.TimeConv(0, 1, 0, 0, 0, capUserTimeZero: true, capUserTimeShort: false));
@@ -73,6 +93,8 @@ public static class SoftPtFile
             PmuType = settings.PmuType, TimeShift = 0, TimeMult = 1, TimeZero = 0, CapUserTimeZero = true,
             HaveSchedSwitch = 0, Snapshot = false, PerCpuMmaps = false,
         }).ToRecord());
+        // Setup ends here, as in perf: what follows is what the kernel would have reported while tracing.
+        writer.WriteData(PerfDataWriter.FinishedInitRecord());
 
         // Sideband and ITRACE_START merged in time order (a stable sort keeps the tracer's order for equal times).
         var events = new List<(long Time, int Order, byte[] Record)>();
@@ -125,15 +147,11 @@ public static class SoftPtFile
             traceBytes += trace.Length;
         }
         writer.WriteData(RecordBuilder.FinishedRound());
-        writer.Finish(new PerfDataFeatures
-        {
-            CapturedCode = CodeWithoutFile(recording, PerfTime),
-            BuildIds = settings.BuildIds,
-            Hostname = settings.Hostname, OsRelease = settings.OsRelease, Arch = "x86_64",
-            NrCpusOnline = 1, NrCpusAvailable = 1, CpuDesc = CpuDescMark, CpuId = settings.CpuId, Cmdline = settings.Cmdline,
-        });
-        if (writer.WriteError is { } error) throw new IOException($"{file.Name}: {error.Message}", error);
-        return new SoftPtFileSummary(file.Length, traceBytes, recording.Threads.Count, events.Count);
+        writer.Finish(features);
+        if (writer.ReaderWentAway)
+            return new SoftPtFileSummary(writer.TotalBytes, traceBytes, recording.Threads.Count, events.Count, ReaderWentAway: true);
+        if (writer.WriteError is { } error) throw new IOException($"{(output as FileStream)?.Name ?? "output"}: {error.Message}", error);
+        return new SoftPtFileSummary(writer.TotalBytes, traceBytes, recording.Threads.Count, events.Count);
     }
 
     private const int AuxtraceRecordSize = 48;

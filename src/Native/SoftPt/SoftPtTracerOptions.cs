@@ -10,6 +10,9 @@ public sealed class SoftPtTracerOptions
     public string? StandardInputPath { get; init; }
     public string? StandardOutputPath { get; init; }
     public string? StandardErrorPath { get; init; }
+    /// <summary>The command's stdout goes to its stderr (wins over <see cref="StandardOutputPath"/>): for `record -o -`,
+    /// whose stdout carries the recording.</summary>
+    public bool StandardOutputToStandardError { get; init; }
     /// <summary>Kill the tracees and return what was recorded after this many steps (the recording is then Truncated).</summary>
     public long MaxSteps { get; init; } = long.MaxValue;
     /// <summary>Steps a thread runs before the next ready thread gets a turn (only one tracee runs at a time).</summary>

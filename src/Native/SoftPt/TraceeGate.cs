@@ -47,13 +47,13 @@ internal sealed unsafe class TraceeGate : IDisposable
         string script = $"read -r _ < /proc/{Environment.ProcessId}/fd/{readFd} || exit {AbortedExitCode}; " +
                         "if [ -n \"$1\" ]; then cd -- \"$1\" || exit 126; fi; " +
                         "if [ -n \"$2\" ]; then exec < \"$2\" || exit 126; fi; " +
-                        "if [ -n \"$3\" ]; then exec > \"$3\" || exit 126; fi; " +
+                        "if [ \"$3\" = '&2' ]; then exec >&2; elif [ -n \"$3\" ]; then exec > \"$3\" || exit 126; fi; " +
                         "if [ -n \"$4\" ]; then exec 2> \"$4\" || exit 126; fi; " +
                         "shift 4; exec \"$@\"";
         var argv = new List<string>
         {
             "/bin/sh", "-c", script, command[0],
-            options.WorkingDirectory ?? "", options.StandardInputPath ?? "", options.StandardOutputPath ?? "", options.StandardErrorPath ?? "",
+            options.WorkingDirectory ?? "", options.StandardInputPath ?? "", options.StandardOutputToStandardError ? "&2" : options.StandardOutputPath ?? "", options.StandardErrorPath ?? "",
             resolvedPath,
         };
         for (int i = 1; i < command.Count; i++) argv.Add(command[i]);

@@ -228,7 +228,7 @@ public sealed class PerfDataReader : IDisposable
         {
             long start = _window.Position;
             if (!_window.Skip(_pendingSkip))
-                return Fail(start, $"AUXTRACE payload of {_pendingSkip} bytes runs past the end of the data");
+                return Fail(start, $"the {_pendingSkip} bytes that follow the previous record (AUXTRACE or TRACING_DATA payload) run past the end of the data");
             _pendingSkip = 0;
         }
         if (_zstd is { PendingCount: >= PerfEventHeader.ByteSize } z)
@@ -263,6 +263,9 @@ public sealed class PerfDataReader : IDisposable
             if (_truncatedDataEnd >= 0)
                 return Fail(offset, $"file ends before the data section does (at 0x{_truncatedDataEnd:x})");
             _done = true;
+            // A pipe brings its build-ids as HEADER_BUILD_ID records; together they are the BUILD_ID feature's payload.
+            if (_pipeBuildIds.Count > 0 && !Features.Exists(f => f.Feature == HeaderFeature.BuildId))
+                Features.Add(new FeatureData(HeaderFeature.BuildId, _firstPipeBuildId, [.. _pipeBuildIds]));
             return false;
         }
         var header = ReadHeader(_window.Available);
@@ -271,7 +274,7 @@ public sealed class PerfDataReader : IDisposable
         if (!_window.Ensure(header.Size))
             return Fail(offset, $"truncated {RecordTypeNames.Long(header.Type)}: {header.Size} bytes declared, {_window.AvailableCount} present");
         ReadOnlySpan<byte> rec = _swap ? Swapped(_window.Available[..header.Size]) : _window.Available[..header.Size];
-        long auxOffset = -1, auxSize = 0;
+        long auxOffset = -1, auxSize = 0, trailingBytes = 0;
         switch (header.Type)
         {
             case PerfRecordType.Auxtrace:
@@ -319,12 +322,29 @@ public sealed class PerfDataReader : IDisposable
             case PerfRecordType.EventUpdate:
                 ApplyEventUpdate(rec);
                 break;
+            case PerfRecordType.HeaderTracingData:
+                // Pipe mode: {u32 size; u32 pad}, then size bytes of tracing data follow the record (as with AUXTRACE).
+                if (header.Size >= 16) trailingBytes = BinaryPrimitives.ReadUInt32LittleEndian(rec[8..]);
+                break;
+            case PerfRecordType.HeaderBuildId when IsPipe:
+                if (_pipeBuildIds.Count == 0) _firstPipeBuildId = offset;
+                _pipeBuildIds.AddRange(rec);
+                break;
+            case PerfRecordType.HeaderEventType:
+                // Our captured code in pipe mode (CapturedCodeRecords); perf ignores the deprecated type.
+                if (_capturedCode.TryAdd(rec) && _capturedCode.Payload is { } code)
+                    Features.Add(new FeatureData((HeaderFeature)CapturedCode.FeatureBit, offset, code));
+                break;
         }
         record = Make(header, rec, offset, -1, auxOffset, auxSize);
         _window.Consume(header.Size);
-        _pendingSkip = auxSize;
+        _pendingSkip = auxSize + trailingBytes;
         return true;
     }
+
+    private readonly CapturedCodeRecords.Assembler _capturedCode = new();
+    private readonly List<byte> _pipeBuildIds = [];
+    private long _firstPipeBuildId;
 
     private PerfEventHeader ReadHeader(ReadOnlySpan<byte> bytes)
     {
