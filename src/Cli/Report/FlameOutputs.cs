@@ -37,8 +37,9 @@ public sealed class FlameOutputs(ReportOptions options, FlameInput input)
             return true;
         }
         if (!TryCreate(path, out var writer)) return false;
-        using (writer) FoldedStacksWriter.Write(profile, writer);
-        Console.Error.WriteLine($"dotnet-ptrace report: wrote {path}: {FoldedStacksWriter.Lines(profile).Count:N0} stacks, weight = {Describe(profile)}");
+        int lines;
+        using (writer) lines = FoldedStacksWriter.Write(profile, writer);
+        Console.Error.WriteLine($"dotnet-ptrace report: wrote {path}: {lines:N0} stacks, weight = {Describe(profile)}");
         return true;
     }
 
@@ -51,7 +52,8 @@ public sealed class FlameOutputs(ReportOptions options, FlameInput input)
             summary = FlameGraphSvgWriter.Write(profile, writer, new FlameGraphOptions
             {
                 Title = "Flame Graph",
-                Subtitle = $"{Describe(profile)} from {Path.GetFileName(source)}: {input.Samples.ToString("N0", CultureInfo.InvariantCulture)} samples, width = {profile.WeightUnit}",
+                Subtitle = $"{Path.GetFileName(source)}: {input.Samples.ToString("N0", CultureInfo.InvariantCulture)} {input.EventName} samples; " +
+                           (profile.WeightUnit == "samples" ? "frame width = sample count" : $"frame width = sum of their period ({profile.WeightUnit})"),
             });
         }
         long bytes = new FileInfo(path).Length;

@@ -95,3 +95,29 @@ public sealed class StackProfileTests
         Assert.Equal(dso.StartsWith("[/", StringComparison.Ordinal) ? expected + "_[k]" : expected, name);
     }
 }
+
+/// <summary>Folded lines come out of the tree in the byte order perl's sort (stackcollapse-perf.pl) gives them.</summary>
+public sealed class FoldedOrderTests
+{
+    [Fact]
+    public void Lines_are_in_ordinal_order_even_when_names_prefix_each_other()
+    {
+        var random = new Random(8);
+        string[] names = ["foo", "foo.cold", "foo+1", "foo_x", "fo", "f", "foo;bar", "Foo", "~", "a b", "foo.cold.1"];
+        var p = new StackProfile();
+        var added = new Dictionary<string, ulong>(StringComparer.Ordinal);
+        for (int n = 0; n < 400; n++)
+        {
+            var stack = Enumerable.Range(0, random.Next(1, 5)).Select(_ => names[random.Next(names.Length)]).ToArray();
+            ulong w = (ulong)random.Next(1, 10);
+            p.Add(stack, w);
+            string key = string.Join(';', stack.Select(s => s.Replace(';', ':')));
+            added[key] = added.GetValueOrDefault(key) + w;
+        }
+        var text = new StringWriter();
+        int count = FoldedStacksWriter.Write(p, text);
+        var expected = added.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key} {kv.Value}\n");
+        Assert.Equal(string.Concat(expected), text.ToString());
+        Assert.Equal(added.Count, count);
+    }
+}

@@ -19,7 +19,7 @@ public static class WorkRatioRecording
     {
         string dir = Directory.CreateTempSubdirectory("dotnet-ptrace-flame-").FullName;
         string data = Path.Combine(dir, "work.data"), folded = Path.Combine(dir, "work.folded"), svg = Path.Combine(dir, "work.svg");
-        var rec = Tool.Run(["record", "-q", "-g", "-e", "cpu-clock", "-F", "2000", "-o", data, "--", SampleBinaries.Path("work_ratio"), "700"]);
+        var rec = Tool.Run(["record", "-q", "-g", "-e", "cpu-clock", "-F", "2000", "-o", data, "--", SampleBinaries.Path("work_ratio"), "1000"]);
         if (rec.ExitCode != 0) throw new InvalidOperationException($"record failed: {rec}");
         var report = Tool.Run(["report", "-i", data, "--folded", folded, "--flamegraph", svg]);
         if (report.ExitCode != 0) throw new InvalidOperationException($"report failed: {report}");
