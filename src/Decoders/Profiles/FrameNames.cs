@@ -13,6 +13,8 @@ public static class FrameNames
     /// <summary>The frame for a resolved address: <paramref name="symbol"/> may be null (no symbol covers it).</summary>
     public static string Frame(string? symbol, string dso)
     {
+        // The script means "[module]" here, but its regex takes the DSO from the last " (" of the line, so a DSO
+        // like "/memfd:doublemapper (deleted)" (.NET's code) came out as "[unknown] "; we keep the whole module name.
         string name = symbol is not null ? Tidy(symbol)
             : dso.Length > 0 && dso != "[unknown]" ? "[" + Path.GetFileName(dso) + "]"
             : "[unknown]";
@@ -41,8 +43,15 @@ public static class FrameNames
         return s.Replace("\"", "", StringComparison.Ordinal).Replace("'", "", StringComparison.Ordinal);
     }
 
-    /// <summary>A process name as the root frame: stackcollapse-perf.pl turns its spaces into underscores.</summary>
-    public static string Process(string comm) => comm.Contains(' ', StringComparison.Ordinal) ? comm.Replace(' ', '_') : comm;
+    /// <summary>
+    /// A thread's name as the root frame, as stackcollapse-perf.pl reads it from perf script's columns: trailing
+    /// blanks are lost (a name cut to 15 characters often ends in one), inner spaces become underscores.
+    /// </summary>
+    public static string Process(string comm)
+    {
+        string trimmed = comm.TrimEnd();
+        return trimmed.Contains(' ', StringComparison.Ordinal) ? trimmed.Replace(' ', '_') : trimmed;
+    }
 
     private static bool IsPerfMap(string dso) =>
         dso.StartsWith("/tmp/perf-", StringComparison.Ordinal) && dso.EndsWith(".map", StringComparison.Ordinal);

@@ -78,7 +78,12 @@ public sealed class StackProfile(string weightUnit = "samples")
 /// <summary>One frame of a <see cref="StackProfile"/> at one place in the call tree.</summary>
 public sealed class StackFrameNode
 {
-    private Dictionary<string, StackFrameNode>? _children;
+    /// <summary>Most frames have a few callees: a short array searched in order beats a dictionary in time and memory.</summary>
+    private const int SmallChildren = 8;
+
+    private StackFrameNode[]? _small;
+    private int _smallCount;
+    private Dictionary<string, StackFrameNode>? _many;
 
     internal StackFrameNode(string name, StackFrameNode? parent, int depth)
     {
@@ -99,26 +104,54 @@ public sealed class StackFrameNode
     /// <summary>Weight of the stacks that end here: this frame was the innermost one.</summary>
     public ulong Self { get; internal set; }
 
-    public int ChildCount => _children?.Count ?? 0;
+    public int ChildCount => _many?.Count ?? _smallCount;
 
-    public IEnumerable<StackFrameNode> Children => _children?.Values ?? Enumerable.Empty<StackFrameNode>();
+    public IEnumerable<StackFrameNode> Children =>
+        _many is not null ? _many.Values : _small is null ? [] : _small.Take(_smallCount);
 
-    /// <summary>Children in ordinal name order, the x-axis order of flame graphs (and of sorted folded stacks).</summary>
-    public IEnumerable<StackFrameNode> ChildrenByName() =>
-        _children is null ? [] : _children.Values.OrderBy(c => c.Name, StringComparer.Ordinal);
+    /// <summary>Children in ordinal name order, the x-axis order of flame graphs.</summary>
+    public IEnumerable<StackFrameNode> ChildrenByName() => Children.OrderBy(c => c.Name, StringComparer.Ordinal);
 
     /// <summary>Children heaviest first (ties by name), the order of call trees.</summary>
     public IEnumerable<StackFrameNode> ChildrenByWeight() =>
-        _children is null ? [] : _children.Values.OrderByDescending(c => c.Total).ThenBy(c => c.Name, StringComparer.Ordinal);
+        Children.OrderByDescending(c => c.Total).ThenBy(c => c.Name, StringComparer.Ordinal);
 
-    public StackFrameNode? Find(string name) => _children is not null && _children.TryGetValue(name, out var c) ? c : null;
+    public StackFrameNode? Find(string name)
+    {
+        if (_many is not null) return _many.GetValueOrDefault(name);
+        for (int i = 0; i < _smallCount; i++)
+            if (string.Equals(_small![i].Name, name, StringComparison.Ordinal)) return _small[i];
+        return null;
+    }
 
     internal StackFrameNode Child(string name)
     {
-        _children ??= new Dictionary<string, StackFrameNode>(StringComparer.Ordinal);
-        if (!_children.TryGetValue(name, out StackFrameNode? child))
-            _children[name] = child = new StackFrameNode(name, this, Depth + 1);
-        return child;
+        if (_many is null)
+        {
+            // Callers reuse one string per frame name, so the reference test usually decides at once.
+            for (int i = 0; i < _smallCount; i++)
+            {
+                StackFrameNode c = _small![i];
+                if (ReferenceEquals(c.Name, name) || string.Equals(c.Name, name, StringComparison.Ordinal)) return c;
+            }
+            var child = new StackFrameNode(name, this, Depth + 1);
+            if (_smallCount < SmallChildren)
+            {
+                _small ??= new StackFrameNode[2];
+                if (_smallCount == _small.Length) Array.Resize(ref _small, _small.Length * 2);
+                _small[_smallCount++] = child;
+                return child;
+            }
+            _many = new Dictionary<string, StackFrameNode>(2 * SmallChildren, StringComparer.Ordinal);
+            for (int i = 0; i < _smallCount; i++) _many[_small![i].Name] = _small[i];
+            _small = null;
+            _smallCount = 0;
+            _many[name] = child;
+            return child;
+        }
+        if (!_many.TryGetValue(name, out StackFrameNode? found))
+            _many[name] = found = new StackFrameNode(name, this, Depth + 1);
+        return found;
     }
 
     public override string ToString() => $"{Name} ({Total})";

@@ -7,7 +7,8 @@ namespace DotnetPtrace.Tests.FlameGraph;
 /// <summary>
 /// report --folded gives the stacks Linux perf sees in the same file: perf script prints every sample's callchain
 /// (perf's own stack walking and symbols), this test folds them the way stackcollapse-perf.pl --all documents
-/// (process name first, offsets stripped, "[dso]" for unknown symbols, "_[k]" on kernel frames) and the two
+/// (process name first, offsets stripped, "[dso]" for unknown symbols: the whole name, which the script's regex
+/// cuts when it holds parentheses; "_[k]" on kernel frames) and the two
 /// must agree stack by stack and count by count.
 /// </summary>
 public sealed partial class FoldedStacksPerfTests(ITestOutputHelper log)
@@ -56,7 +57,7 @@ public sealed partial class FoldedStacksPerfTests(ITestOutputHelper log)
         void Flush()
         {
             if (comm is null) return;
-            frames.Add(comm.Replace(' ', '_'));
+            frames.Add(comm.Replace(' ', '_'));   // the header regex already dropped trailing blanks
             frames.Reverse();
             string key = string.Join(';', frames);
             stacks[key] = stacks.GetValueOrDefault(key) + weight;
@@ -75,12 +76,24 @@ public sealed partial class FoldedStacksPerfTests(ITestOutputHelper log)
             }
             var m = StackLine().Match(line);
             Assert.True(m.Success, $"unexpected perf script line: {line}");
-            string func = OffsetSuffix().Replace(m.Groups[1].Value, "");
-            string dso = m.Groups[2].Value;
-            if (func == "[unknown]") func = dso != "[unknown]" ? $"[{Path.GetFileName(dso)}]" : "[unknown]";
-            func = func.Replace(';', ':');
-            int paren = func.IndexOf('(');
-            if (paren >= 0 && !func.Contains(".(")) func = func[..paren];
+            // "sym (dso)": the DSO is the last balanced parenthesis, since it may hold some itself ("/memfd:x (deleted)").
+            string rest = m.Groups[1].Value;
+            int open = rest.Length - 1;
+            for (int depth = 0; ; open--)
+            {
+                depth += rest[open] == ')' ? 1 : rest[open] == '(' ? -1 : 0;
+                if (depth == 0) break;
+            }
+            string func = OffsetSuffix().Replace(rest[..(open - 1)], "");
+            string dso = rest[(open + 1)..^1];
+            if (func == "[unknown]")
+                func = dso != "[unknown]" ? $"[{Path.GetFileName(dso)}]" : "[unknown]";
+            else
+            {
+                func = func.Replace(';', ':');
+                int paren = func.IndexOf('(');
+                if (paren >= 0 && !func.Contains(".(")) func = func[..paren];
+            }
             if ((dso.StartsWith('[') || dso.EndsWith("vmlinux")) && !dso.Contains("unknown")) func += "_[k]";
             else if (JitMap().IsMatch(dso)) func += "_[j]";
             frames.Add(func);
@@ -89,10 +102,10 @@ public sealed partial class FoldedStacksPerfTests(ITestOutputHelper log)
         return stacks;
     }
 
-    [GeneratedRegex(@"^(\S.*?)\s+\d+/\d+\s+(\d+)\s+\S+:\s*$")]
+    [GeneratedRegex(@"^(\S.*?)\s+-?\d+/-?\d+\s+(\d+)\s+\S+:\s*$")]
     private static partial Regex Header();
 
-    [GeneratedRegex(@"^\s+[0-9a-f]+ (.+) \((.*)\)$")]
+    [GeneratedRegex(@"^\s+[0-9a-f]+ (.+\))$")]
     private static partial Regex StackLine();
 
     [GeneratedRegex(@"\+0x[0-9a-f]+$")]

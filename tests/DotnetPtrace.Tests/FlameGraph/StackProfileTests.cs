@@ -86,6 +86,7 @@ public sealed class StackProfileTests
     [InlineData("a;b", "/bin/p", "a:b")]
     [InlineData(null, "/usr/lib/libc.so.6", "[libc.so.6]")]
     [InlineData(null, "[unknown]", "[unknown]")]
+    [InlineData(null, "/memfd:doublemapper (deleted)", "[memfd:doublemapper (deleted)]")]
     [InlineData("schedule", "[kernel.kallsyms]", "schedule_[k]")]
     [InlineData("Foo::Bar", "/tmp/perf-123.map", "Foo::Bar_[j]")]
     public void Frame_names_follow_stackcollapse_perf(string? symbol, string dso, string expected)
