@@ -73,6 +73,12 @@ public sealed class ReportRunner(ReportOptions options)
             foreach (Key k in inThisSample) tally.Children[k] = tally.Children.GetValueOrDefault(k) + period;
         }
         int status = ReturnCode.Ok;
+        if (ProfileOutput && file.Error is { } unreadable && flame.Samples == 0)
+        {
+            // One line: why the file gave nothing, and that no output was made.
+            Console.Error.WriteLine(InputOption.Describe("report", options.Input, unreadable) + "; no samples, nothing written");
+            return ReturnCode.RecordingError;
+        }
         if (ProfileOutput)
             status = new FlameOutputs(options, flame).Write();
         else
