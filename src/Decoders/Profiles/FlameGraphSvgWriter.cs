@@ -321,7 +321,7 @@ public static class FlameGraphSvgWriter
             if (e > s) { covered += e - s; reach = e; }
           }
           var pct = 100 * covered / (hi - lo);
-          matched.textContent = "Matched: " + pct.toFixed(2) + "% (" + hits.length + " frames)";
+          matched.textContent = "Matched: " + pct.toFixed(2) + "% (" + hits.length + (hits.length === 1 ? " frame)" : " frames)");
           unsearchButton.setAttribute("class", "button");
           return pct;
         }

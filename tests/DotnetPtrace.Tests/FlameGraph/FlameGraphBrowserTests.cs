@@ -70,6 +70,23 @@ public sealed class FlameGraphBrowserTests(ITestOutputHelper log)
         string label = (await browser.EvaluateAsync("document.getElementById('matched').textContent")).GetString()!;
         Assert.StartsWith("Matched: ", label);
 
+        // The search button and Ctrl-F ask for the pattern (a prompt) and show what it matched.
+        await browser.SendAsync("Page.enable");
+        var search = await browser.EvaluateAsync("JSON.stringify(document.getElementById('search').getBoundingClientRect())");
+        using (var box = JsonDocument.Parse(search.GetString()!))
+        {
+            double x = box.RootElement.GetProperty("x").GetDouble() + 5, y = box.RootElement.GetProperty("y").GetDouble() + 5;
+            await browser.SendAsync("Input.dispatchMouseEvent", new { type = "mousePressed", x, y, button = "left", clickCount = 1 });
+            await browser.PostAsync("Input.dispatchMouseEvent", new { type = "mouseReleased", x, y, button = "left", clickCount = 1 });
+        }
+        Assert.Contains("regular expression", await browser.AnswerPromptAsync("work_3x"));
+        Assert.Equal($"Matched: {100.0 * c3 / total:F2}% (1 frame)", (await browser.EvaluateAsync("document.getElementById('matched').textContent")).GetString());
+        await browser.PostAsync("Input.dispatchKeyEvent", new { type = "keyDown", key = "f", code = "KeyF", windowsVirtualKeyCode = 70, modifiers = 2 });
+        await browser.AnswerPromptAsync("^main$");
+        await browser.SendAsync("Input.dispatchKeyEvent", new { type = "keyUp", key = "f", code = "KeyF", windowsVirtualKeyCode = 70, modifiers = 2 });
+        Assert.Equal($"Matched: {100.0 * WorkRatioRecording.CountThrough(folded, "main") / total:F2}% (1 frame)",
+            (await browser.EvaluateAsync("document.getElementById('matched').textContent")).GetString());
+
         byte[] png = await browser.ScreenshotAsync();
         string shot = Path.Combine(Path.GetDirectoryName(files.Svg)!, "flamegraph.png");
         await File.WriteAllBytesAsync(shot, png);

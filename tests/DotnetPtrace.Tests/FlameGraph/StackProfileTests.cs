@@ -122,3 +122,22 @@ public sealed class FoldedOrderTests
         Assert.Equal(added.Count, count);
     }
 }
+
+/// <summary>A profile fed from elsewhere (Intel PT call stacks weighed in time) keeps its unit in the tooltips.</summary>
+public sealed class ForeignProfileTests
+{
+    [Fact]
+    public void Tooltips_carry_the_profiles_unit()
+    {
+        var p = new StackProfile("ns");
+        IReadOnlyList<string> stack = new List<string> { "main", "parse" };
+        p.Add(stack, 1_500);
+        p.Add(new List<string> { "main" }, 500);
+        var svg = new StringWriter();
+        FlameGraphSvgWriter.Write(p, svg, new FlameGraphOptions { Subtitle = "Intel PT: time per function" });
+        var doc = System.Xml.Linq.XDocument.Parse(svg.ToString());
+        var titles = doc.Descendants().Where(e => e.Name.LocalName == "title").Select(e => e.Value).ToList();
+        Assert.Contains("parse\n1,500 ns (75.00%)", titles);
+        Assert.Contains("main\n2,000 ns (100.00%)", titles);
+    }
+}

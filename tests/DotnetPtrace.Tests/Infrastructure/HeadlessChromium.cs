@@ -93,29 +93,58 @@ public sealed class HeadlessChromium : IAsyncDisposable
         }
     }
 
-    /// <summary>Sends one CDP command and returns its "result" (events that arrive meanwhile are ignored).</summary>
+    /// <summary>Sends one CDP command and returns its "result" (events and other replies that arrive meanwhile are dropped).</summary>
     public async Task<JsonElement> SendAsync(string method, object? parameters = null)
+    {
+        int id = await PostAsync(method, parameters);
+        using var cts = new CancellationTokenSource(Timeout);
+        while (true)
+        {
+            using var reply = await ReceiveAsync(method, cts.Token);
+            if (!reply.RootElement.TryGetProperty("id", out var rid) || rid.GetInt32() != id) continue;
+            if (reply.RootElement.TryGetProperty("error", out var error)) throw new InvalidOperationException($"{method}: {error}");
+            return reply.RootElement.GetProperty("result").Clone();
+        }
+    }
+
+    /// <summary>Sends a command without waiting for its reply (for one that blocks, like a click that opens a prompt).</summary>
+    public async Task<int> PostAsync(string method, object? parameters = null)
     {
         int id = Interlocked.Increment(ref _nextId);
         byte[] request = JsonSerializer.SerializeToUtf8Bytes(new { id, method, @params = parameters ?? new { } });
         using var cts = new CancellationTokenSource(Timeout);
         await _socket.SendAsync(request, WebSocketMessageType.Text, endOfMessage: true, cts.Token);
-        var buffer = new byte[1 << 16];
+        return id;
+    }
+
+    /// <summary>Waits for the page to open a JavaScript prompt (Page.enable must have been sent) and answers it.</summary>
+    public async Task<string> AnswerPromptAsync(string text)
+    {
+        using var cts = new CancellationTokenSource(Timeout);
         while (true)
         {
-            using var message = new MemoryStream();
-            WebSocketReceiveResult r;
-            do
+            using var message = await ReceiveAsync("Page.javascriptDialogOpening", cts.Token);
+            if (message.RootElement.TryGetProperty("method", out var m) && m.GetString() == "Page.javascriptDialogOpening")
             {
-                r = await _socket.ReceiveAsync(buffer, cts.Token);
-                if (r.MessageType == WebSocketMessageType.Close) throw new InvalidOperationException($"chromium closed the connection during {method}");
-                message.Write(buffer, 0, r.Count);
-            } while (!r.EndOfMessage);
-            using var reply = JsonDocument.Parse(message.ToArray());
-            if (!reply.RootElement.TryGetProperty("id", out var rid) || rid.GetInt32() != id) continue;
-            if (reply.RootElement.TryGetProperty("error", out var error)) throw new InvalidOperationException($"{method}: {error}");
-            return reply.RootElement.GetProperty("result").Clone();
+                string prompt = message.RootElement.GetProperty("params").GetProperty("message").GetString()!;
+                await SendAsync("Page.handleJavaScriptDialog", new { accept = true, promptText = text });
+                return prompt;
+            }
         }
+    }
+
+    private async Task<JsonDocument> ReceiveAsync(string waitingFor, CancellationToken token)
+    {
+        var buffer = new byte[1 << 16];
+        using var message = new MemoryStream();
+        WebSocketReceiveResult r;
+        do
+        {
+            r = await _socket.ReceiveAsync(buffer, token);
+            if (r.MessageType == WebSocketMessageType.Close) throw new InvalidOperationException($"chromium closed the connection while waiting for {waitingFor}");
+            message.Write(buffer, 0, r.Count);
+        } while (!r.EndOfMessage);
+        return JsonDocument.Parse(message.ToArray());
     }
 
     /// <summary>Evaluates a JavaScript expression in the page and returns its value (JSON-serialisable values only).</summary>
