@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using DotnetPtrace.Cli.Decode;
 using DotnetPtrace.Decoders.Calls;
+using DotnetPtrace.Decoders.Profiles;
 using DotnetPtrace.Decoders.IntelPt.Sideband;
 using DotnetPtrace.Decoders.PerfData.Reading;
 using DotnetPtrace.Decoders.Abi;
@@ -19,6 +20,8 @@ public sealed record PtReportOptions
     /// <summary>Write folded stacks here (weights: instructions, or ns with <see cref="FoldedByTime"/>).</summary>
     public string? Folded { get; init; }
     public bool FoldedByTime { get; init; }
+    /// <summary>Write an SVG flame graph here (same weights as <see cref="Folded"/>).</summary>
+    public string? FlameGraph { get; init; }
     /// <summary>--children: calls below this share (percent) of their thread's instructions are left out.</summary>
     public double PercentLimit { get; init; } = 0.1;
     /// <summary>Rows of the hottest-functions table.</summary>
@@ -82,18 +85,8 @@ public sealed class PtReportRunner(PtReportOptions options)
         };
         int rc = decode.Run(Stream.Null, stderr);
         if (rc != ReturnCode.Ok) return rc;
-        if (options.Folded is string folded)
-        {
-            try
-            {
-                WriteFolded(profile, folded, options.FoldedByTime);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                stderr.WriteLine($"report: cannot write {folded}: {e.Message}");
-                return ReturnCode.UsageError;
-            }
-        }
+        if (options.Folded is not null || options.FlameGraph is not null)
+            return WriteProfile(profile, stderr);
         bool color = options.Color ?? (!Console.IsOutputRedirected && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NO_COLOR")));
         byte[] text = Encoding.UTF8.GetBytes(PtReportPrinter.Format(profile, options.Children, options.Top, color, options.PercentLimit / 100));
         stdout.Write(text);
@@ -101,18 +94,22 @@ public sealed class PtReportRunner(PtReportOptions options)
         return ReturnCode.Ok;
     }
 
-    /// <summary>Folded stacks, one "a;b;c weight" line per path (FlameGraph's format: no header; the weight is what the option said).</summary>
-    public static void WriteFolded(PtProfile profile, string path, bool byTime)
+    /// <summary>
+    /// Folded stacks and the flame graph from the reconstructed calls: a stack per distinct path of calls (threads
+    /// merged), weighted by the instructions (or ns) its last function ran itself.
+    /// </summary>
+    private int WriteProfile(PtProfile calls, TextWriter stderr)
     {
-        using var w = new StreamWriter(path, false, new UTF8Encoding(false));
-        foreach (var (stack, insns, ns) in profile.Folded())
+        string unit = options.FoldedByTime ? "ns" : "instructions";
+        var stacks = new StackProfile(unit);
+        foreach (var (stack, insns, ns) in calls.Folded())
+            stacks.Add(stack, options.FoldedByTime ? ns : insns);
+        if (stacks.IsEmpty)
         {
-            ulong weight = byTime ? ns : insns;
-            if (weight == 0) continue;
-            w.Write(string.Join(';', stack.Select(s => s.Replace(';', ':'))));
-            w.Write(' ');
-            w.Write(weight.ToString(CultureInfo.InvariantCulture));
-            w.Write('\n');
+            stderr.WriteLine($"dotnet-ptrace report: {options.Input}: the trace decoded to no calls: nothing written");
+            return ReturnCode.RecordingError;
         }
+        string subtitle = $"{Path.GetFileName(options.Input)}: Intel PT, every call; frame width = {(options.FoldedByTime ? "time (ns)" : "instructions")} spent in it";
+        return new FlameOutputs(options.Folded, options.FlameGraph).Write(stacks, subtitle, $"Intel PT {unit}");
     }
 }

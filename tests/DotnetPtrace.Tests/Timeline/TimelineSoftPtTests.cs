@@ -161,7 +161,9 @@ public sealed class TimelineSoftPtTests(ITestOutputHelper log)
         string folded = Path.Combine(Path.GetDirectoryName(sample.Data)!, "calltree.folded");
         var r = Tool.Run(["report", "-i", sample.Data, "--folded", folded]);
         Assert.True(r.ExitCode == 0, r.ToString());
-        Assert.Contains("# Intel PT", r.Stdout);
+        // As for samples, folded stacks replace the table; one status line says what the weight is.
+        Assert.Contains($"wrote {folded}", r.Stderr);
+        Assert.Contains("weight = Intel PT instructions", r.Stderr);
         var stacks = new Dictionary<string, ulong>();
         foreach (string line in File.ReadAllLines(folded))
         {
@@ -180,6 +182,23 @@ public sealed class TimelineSoftPtTests(ITestOutputHelper log)
         Assert.Equal(truth["tail_target"], stacks["main;tail_target"]);
         Assert.Equal(truth["inner"], stacks["main;outer;inner"]);
         log.WriteLine(string.Join("\n", stacks.Select(kv => $"{kv.Key} {kv.Value}")));
+    }
+
+    [Fact]
+    public void A_flame_graph_of_a_PT_recording_draws_each_function_with_the_ground_truths_instructions()
+    {
+        if (Recorded.Value is not { } sample) { log.WriteLine($"skipped: {SoftPtRecordings.MissingPrerequisite()}"); return; }
+        string svg = Path.Combine(Path.GetDirectoryName(sample.Data)!, "calltree.svg");
+        var r = Tool.Run(["report", "-i", sample.Data, "--flamegraph", svg]);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        // Frames are <g class="f" data-w="weight"><title>name\n...</title>: a function reached by one path only is one
+        // frame, whose weight (its own instructions plus its callees') is the ground truth's sum over its subtree.
+        var frames = System.Xml.Linq.XDocument.Load(svg).Descendants().Where(e => e.Name.LocalName == "g" && (string?)e.Attribute("class") == "f")
+            .Select(g => (Name: g.Elements().First(e => e.Name.LocalName == "title").Value.Split('\n')[0], Weight: ulong.Parse((string)g.Attribute("data-w")!, CultureInfo.InvariantCulture)))
+            .ToList();
+        var truth = GroundTruthCounts(sample);
+        Assert.Equal(truth["inner"], Assert.Single(frames, f => f.Name == "inner").Weight);
+        Assert.Equal(truth["outer"] + truth["inner"], Assert.Single(frames, f => f.Name == "outer").Weight);
     }
 
     [Fact]
