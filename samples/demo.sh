@@ -2,7 +2,8 @@
 # The README's first command: build the bundled CPU-bound sample, record it with dotnet-ptrace, and show what was
 # recorded with dotnet-ptrace's own report and script (the file is an ordinary perf.data: perf reads it too).
 # Then the instruction flow: a small control-flow sample traced with software Intel PT (this machine may have no PT
-# hardware) and decoded into calls and returns, every instruction accounted for.
+# hardware) and decoded into calls and returns, every instruction accounted for; flame graphs of both and a
+# timeline of the traced calls.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash .ci/install-deps   # perf, gcc and libipt from Debian, when missing
@@ -19,6 +20,7 @@ echo "== dotnet-ptrace script -i $out/perf.data (first samples, with call chains
 $tool script -i "$out/perf.data" | head -n 12
 echo
 echo "(perf reads the same file: perf report -i $out/perf.data)"
+$tool report -i "$out/perf.data" --flamegraph "$out/cpu_bound.svg"
 
 gcc -O0 -g -static -o "$out/control_flow" samples/softpt/control_flow.c
 echo
@@ -30,3 +32,9 @@ $tool decode -i "$out/pt.data" --format calls 2>/dev/null | grep -m1 -n -- '-> m
 echo
 $tool decode -i "$out/pt.data" -q --stat 2>&1 | tail -n 2
 echo "(perf decodes the same trace: perf script -i $out/pt.data --itrace=i0ns)"
+echo
+echo "== dotnet-ptrace report -i $out/pt.data (every call, exact instruction counts) =="
+$tool report -i "$out/pt.data" 2>/dev/null | head -n 12
+$tool report -i "$out/pt.data" --timeline "$out/pt.json"
+$tool report -i "$out/pt.data" --flamegraph "$out/pt.svg"
+echo "(open $out/cpu_bound.svg and $out/pt.svg in a browser, $out/pt.json in ui.perfetto.dev)"
