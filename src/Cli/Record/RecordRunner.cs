@@ -33,6 +33,7 @@ public sealed class RecordRunner(RecordOptions options)
         catch (CpuListException e) { return Fail(e.Message, ReturnCode.UsageError); }
         catch (CommandNotFoundException e) { return Fail(e.Message, e.ExitCode); }
         catch (PerfException e) { return Fail(e.Message, ReturnCode.SessionError); }
+        catch (Native.Dotnet.DotnetIpcException e) { return Fail(e.Message, ReturnCode.UsageError); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return Fail(e.Message, ReturnCode.RecordingError);
@@ -81,10 +82,20 @@ public sealed class RecordRunner(RecordOptions options)
             RecordTarget target;
             if (launching)
             {
-                gate = ExecGate.Start(options.Command);
+                gate = ExecGate.Start(options.Command, options.DotnetJit ? Native.Dotnet.DotnetJitSettings.LaunchEnvironment : null);
                 target = new RecordTarget.Command(gate.Pid);
             }
-            else target = ResolveAttachTarget();
+            else
+            {
+                target = ResolveAttachTarget();
+                // The runtime writes out the methods compiled so far, then each new one; decode and report read the files.
+                if (options.DotnetJit)
+                    foreach (int pid in options.Pids)
+                    {
+                        Native.Dotnet.DiagnosticsIpc.EnablePerfMap(pid);
+                        log.LogInformation("pid {Pid}: perf map and jitdump enabled over the diagnostics IPC", pid);
+                    }
+            }
 
             session = RecordingSession.Open(configs, target, cpus, options.DataPages, () => pmus.Names, aux.AuxPages, options.Snapshot, options.PerThread);
             log.LogInformation("opened {Fds} events on {Cpus} CPUs with {Rings} rings of {Pages} pages", session.Opened.Count, cpus.Count, session.Rings.Count, options.DataPages);

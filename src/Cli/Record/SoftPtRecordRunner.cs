@@ -49,7 +49,13 @@ public sealed class SoftPtRecordRunner(RecordOptions options)
         SoftPtOptions pt = SoftPtTerms.Parse(options.Events);
         RecordRunner.CheckOutputWritable(options.Output);
         var clock = Stopwatch.StartNew();
-        ExecutionRecording recording = SoftPtTracer.Run(options.Command, null, cancellation);
+        var tracerOptions = new SoftPtTracerOptions
+        {
+            Environment = options.DotnetJit ? Native.Dotnet.DotnetJitSettings.LaunchEnvironment : null,
+            StartDelay = options.Delay,
+            Duration = options.Duration,
+        };
+        ExecutionRecording recording = SoftPtTracer.Run(options.Command, tracerOptions, cancellation);
         log.LogInformation("traced {Steps} steps in {Seconds:F2} s", recording.TotalSteps, recording.ElapsedSeconds);
 
         // Encode each thread; the encoder classifies each distinct instruction once and reuses its buffers.
