@@ -73,6 +73,7 @@ public sealed class RecordRunner(RecordOptions options)
             ? AttrFactory.AuxTrace(s, options, launching, options.DataPages, auxBytes)
             : AttrFactory.Sampling(s, options, launching, options.DataPages)).ToList();
         configs.Add(AttrFactory.Sideband(options, launching, excludeKernel, options.DataPages));
+        if (options.DotnetJit && aux.AuxPages == 0) configs = [.. configs.Select(MonotonicClock)];
         CheckOutputWritable(options.Output);
 
         ExecGate? gate = null;
@@ -209,6 +210,19 @@ public sealed class RecordRunner(RecordOptions options)
         var info = IntelPtInfoFactory.Create(pmu, time, snapshot: aux.Snapshot, perCpuMmaps: !session.PerThread,
             haveSchedSwitch: session.PerThread ? 0UL : target is RecordTarget.SystemWide ? 3UL : 2UL, filter: aux.Filter);
         background.Post(info.ToRecord(), default);
+    }
+
+    /// <summary>
+    /// --dotnet-jit: sample times in CLOCK_MONOTONIC (perf record -k mono), the clock .NET stamps its jitdump records
+    /// with, so a sample and the code load it ran are on one time line; it is also what `perf inject -j` requires
+    /// before it turns a jitdump into symbol files. Not for Intel PT: its TSC converts to perf's own clock.
+    /// </summary>
+    private static EventConfig MonotonicClock(EventConfig c)
+    {
+        var attr = c.Attr;
+        attr.Flags |= AttrFlags.UseClockId;
+        attr.ClockId = 1;   // CLOCK_MONOTONIC
+        return c with { Attr = attr };
     }
 
     /// <summary>The AUX side of a recording: sizes, snapshot mode and the address filter (empty: none).</summary>

@@ -82,8 +82,8 @@ public sealed partial class DotnetJitRecordTests(ITestOutputHelper output) : IDi
     [Fact]
     public void Cpu_clock_samples_in_the_w_x_double_mapping_are_named_too()
     {
-        // The default (W^X on): JIT code runs from a memfd mapping, which perf 6.1 cannot name; we can. The oracle is
-        // perf script's sample addresses against SumPrimes' range in the runtime's perf map.
+        // The default (W^X on): JIT code runs from a memfd mapping, which perf 6.1 cannot name from the perf map; we can.
+        // Oracles: perf script's sample addresses against SumPrimes' range in the runtime's perf map, and perf inject -j.
         string data = Path.Combine(_dir, "wx.data");
         var r = Tool.Run(["record", "-e", "cpu-clock", "--dotnet-jit", "-o", data, "--", DotnetSample.HotLoop, "1"], TimeSpan.FromSeconds(60));
         Assert.Equal(0, r.ExitCode);
@@ -99,6 +99,24 @@ public sealed partial class DotnetJitRecordTests(ITestOutputHelper output) : IDi
         output.WriteLine($"{inHot} of {ips.Count} samples in {hot.Name}; our report: {share}%");
         Assert.True(inHot > ips.Count / 2);
         Assert.Equal(Math.Round(100.0 * inHot / ips.Count, 2), share, 2);
+
+        // perf inject -j (perf's own jitdump reader; it insists on CLOCK_MONOTONIC sample times, which --dotnet-jit
+        // asks for) turns the jitdump into one ELF per method: perf's report of the result names SumPrimes as ours does.
+        // HOME is a temp directory so its build-id cache does not land in the real one.
+        string injected = Path.Combine(_dir, "injected.data");
+        try
+        {
+            var inject = ProcessRunner.Run("/usr/bin/env", ["HOME=" + _dir, Perf.Executable, "inject", "-j", "-i", data, "-o", injected], TimeSpan.FromSeconds(60));
+            Assert.True(inject.ExitCode == 0, inject.ToString());
+            var perf = ProcessRunner.Run("/usr/bin/env", ["HOME=" + _dir, Perf.Executable, "report", "-i", injected, "--stdio"], TimeSpan.FromSeconds(60));
+            Assert.Equal(0, perf.ExitCode);
+            Assert.Contains("jitted-", perf.Stdout);
+            Assert.Equal(ShareOf(perf.Stdout, hot.Name), share, 2);
+        }
+        finally
+        {
+            foreach (string f in Directory.EnumerateFiles("/tmp", $"jitted-{pid}-*.so")) File.Delete(f);
+        }
     }
 
     [Fact]
