@@ -48,7 +48,7 @@ public static class RecordCommand
             HelpName = "FILTER",
         };
         var dotnetJit = new Option<bool>("--dotnet-jit") { Description = ".NET JIT code: run the command with DOTNET_PerfMapEnabled=1 (or ask -p processes over the diagnostics IPC) so its /tmp/jit-PID.dump and /tmp/perf-PID.map give decode and report the code and names of JIT-compiled methods" };
-        var delay = new Option<int?>("--delay", "-D") { Description = "With --soft-pt: let the command run untraced for MSECS ms, then attach to all its threads and single-step from there", HelpName = "MSECS" };
+        var delay = new Option<int?>("--delay", "-D") { Description = "With --soft-pt: let the command run untraced for MSECS ms, then attach to all its threads and single-step from there (until it exits, or --duration ends the trace and kills it)", HelpName = "MSECS" };
         var command = new Argument<string[]>("command")
         {
             Description = "The command to launch and record, with its arguments (use -- before it when it has options)",

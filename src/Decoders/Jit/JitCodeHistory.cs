@@ -37,7 +37,8 @@ public sealed class JitCode(ulong start, string name, byte[] bytes, ulong loadTi
 public sealed class JitCodeHistory
 {
     private readonly JitCode[] _byStart;
-    private readonly ulong _maxLength;
+    // _maxEnd[i]: the highest end among _byStart[0..i]; a search going down from i stops where it is <= the address.
+    private readonly ulong[] _maxEnd;
 
     public JitCodeHistory(int pid, IReadOnlyList<JitCode> code, JitDumpHeader? header = null, string? source = null, string? warning = null)
     {
@@ -46,7 +47,8 @@ public sealed class JitCodeHistory
         Source = source;
         Warning = warning;
         _byStart = [.. code.OrderBy(c => c.Start).ThenBy(c => c.LoadTime)];
-        foreach (JitCode c in _byStart) _maxLength = Math.Max(_maxLength, (ulong)c.Bytes.Length);
+        _maxEnd = new ulong[_byStart.Length];
+        for (int i = 0; i < _byStart.Length; i++) _maxEnd[i] = Math.Max(i > 0 ? _maxEnd[i - 1] : 0, _byStart[i].End);
     }
 
     public int Pid { get; }
@@ -117,8 +119,8 @@ public sealed class JitCodeHistory
         JitCode? atTime = null, latest = null, earliestAfter = null;
         for (; i >= 0; i--)
         {
+            if (_maxEnd[i] <= address) break;   // nothing at or below i reaches the address
             JitCode c = _byStart[i];
-            if (address - c.Start >= _maxLength) break;   // starts too far below to reach the address
             if (!c.Contains(address)) continue;
             if (latest is null || c.LoadTime > latest.LoadTime) latest = c;
             if (time is ulong t)

@@ -15,6 +15,7 @@ namespace DotnetPtrace.Decoders.Jit;
 public sealed partial class JitCodeSource
 {
     private readonly ConcurrentDictionary<int, Lazy<JitCodeHistory?>> _histories = new();
+    private readonly ConcurrentDictionary<int, Lazy<Symbols.AddressSymbolTable?>> _perfMaps = new();
     private readonly ConcurrentDictionary<int, string> _mappedPaths = new();
     private readonly ConcurrentQueue<string> _warnings = new();
     private readonly string? _directory;
@@ -65,6 +66,15 @@ public sealed partial class JitCodeSource
     /// <summary>The JIT code history of <paramref name="pid"/>, or null when it has no readable jitdump.</summary>
     public JitCodeHistory? For(int pid) =>
         pid <= 0 ? null : _histories.GetOrAdd(pid, p => new Lazy<JitCodeHistory?>(() => Load(p))).Value;
+
+    /// <summary>
+    /// The perf map DIRECTORY/perf-PID.map of <paramref name="pid"/> (names only, no code), for processes whose runtime
+    /// wrote no jitdump (DOTNET_PerfMapEnabled=3, or another JIT); null when there is none.
+    /// </summary>
+    public Symbols.AddressSymbolTable? PerfMapFor(int pid) =>
+        pid <= 0 || _directory is null ? null
+            : _perfMaps.GetOrAdd(pid, p => new Lazy<Symbols.AddressSymbolTable?>(() =>
+                Symbols.AddressSymbolTable.TryLoadPerfMap(Path.Combine(_directory, $"perf-{p.ToString(CultureInfo.InvariantCulture)}.map")))).Value;
 
     private JitCodeHistory? Load(int pid)
     {

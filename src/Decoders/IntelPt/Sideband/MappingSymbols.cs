@@ -6,7 +6,7 @@ namespace DotnetPtrace.Decoders.IntelPt.Sideband;
 /// <summary>
 /// Names code addresses by the mapping they are in: the mapped ELF file's symbols (an address there is
 /// <c>ip - start + pgoff</c> in the file, turned into the address its symbols use by its PT_LOAD segments), and the
-/// vDSO's own symbols from the same bytes the image uses, and JIT code by the method names of its jitdump. Files are parsed once and shared (thread-safe); a miss is
+/// vDSO's own symbols from the same bytes the image uses, and JIT code by the method names of its jitdump (else its perf map). Files are parsed once and shared (thread-safe); a miss is
 /// cached too, so a stripped or missing binary costs one look.
 /// </summary>
 public sealed class MappingSymbols(ImageSource images, string? root = null)
@@ -19,11 +19,15 @@ public sealed class MappingSymbols(ImageSource images, string? root = null)
         name = "";
         offset = 0;
         // JIT code (anonymous memory or a memfd): the method its jitdump names.
-        if ((!m.IsFile || ImageSource.IsMemfd(m.Path)) && images.Jit?.For(m.Pid)?.Find(ip) is { } jit)
+        if ((!m.IsFile || ImageSource.IsMemfd(m.Path)) && images.Jit is { } source)
         {
-            name = jit.Name;
-            offset = ip - jit.Start;
-            return true;
+            if (source.For(m.Pid)?.Find(ip) is { } jit)
+            {
+                name = jit.Name;
+                offset = ip - jit.Start;
+                return true;
+            }
+            if (source.PerfMapFor(m.Pid) is { } map && map.TryFind(ip, out name, out offset)) return true;
         }
         ElfSymbols? elf = SymbolsOf(m);
         if (elf is null) return false;
