@@ -94,7 +94,7 @@ public sealed class RecordRunner(RecordOptions options)
                     foreach (int pid in options.Pids)
                     {
                         Native.Dotnet.DiagnosticsIpc.EnablePerfMap(pid);
-                        log.LogInformation("pid {Pid}: perf map and jitdump enabled over the diagnostics IPC", pid);
+                        if (!options.Quiet) Console.Error.WriteLine($"[ dotnet-ptrace record: pid {pid}: .NET writes /tmp/perf-{pid}.map and /tmp/jit-{pid}.dump from now on ]");
                     }
             }
 

@@ -98,6 +98,8 @@ public sealed class SoftPtRecordRunner(RecordOptions options)
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"[ dotnet-ptrace record: Captured and wrote {summary.FileBytes / (1024.0 * 1024.0):F3} MB {options.Output} ({summary.TraceBytes / (1024.0 * 1024.0):F3} MB PT, {summary.SidebandRecords} sideband records; {clock.Elapsed.TotalSeconds:F1} s) ]"));
         }
+        if (options.Delay is { } delay && recording.Threads.Count == 0)
+            Console.Error.WriteLine($"dotnet-ptrace record: warning: the command ended within the -D delay ({delay.TotalMilliseconds:F0} ms): nothing was traced");
         if (recording.Truncated)
             Console.Error.WriteLine("dotnet-ptrace record: warning: the trace was stopped before the command ended (interrupted); the file holds everything up to there");
         return recording.ExitCode;

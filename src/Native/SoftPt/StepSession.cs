@@ -66,7 +66,15 @@ internal sealed class StepSession(string path, IReadOnlyList<string> command, So
     private ExecutionRecording Trace(Action start)
     {
         var clock = Stopwatch.StartNew();
-        if (options.Duration is { } duration) _deadline = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+        // The loop stops at the deadline between steps; the timer kills the tracees too, because the tracer may be
+        // blocked in waitpid on a thread that sleeps in a syscall, as the cancellation callback does.
+        Timer? timer = null;
+        if (options.Duration is { } duration)
+        {
+            _deadline = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+            timer = new Timer(_ => KillAllFromAnyThread(), null, duration, Timeout.InfiniteTimeSpan);
+        }
+        using var stopAtDeadline = timer;
         try
         {
             start();
