@@ -25,13 +25,13 @@ public sealed class JitCode(ulong start, string name, byte[] bytes, ulong loadTi
 /// new address; the old copy ends) and overwrites (a load over older code ends it). Answers "which method, which
 /// bytes at this address at this time". Built once, then only read (thread-safe).
 /// <para>
-/// Times: the jitdump's clock. .NET writes CLOCK_MONOTONIC nanoseconds (perfjitdump.cpp GetTimeStampNS), the clock
-/// perf uses for samples when recorded with -k monotonic (use_clockid); our recordings stamp samples with perf's
-/// default clock (the kernel's local_clock), which on x86-64 runs within milliseconds of CLOCK_MONOTONIC, and
-/// software PT stamps with a step counter. So a time is a hint: <see cref="Find"/> prefers the code loaded last at
-/// or before it and falls back to the earliest code loaded after it (a sample stamped just before the load record).
-/// .NET does not reuse code addresses while a process runs (no code pitching; collectible assemblies aside), so in
-/// practice each address has one version and the hint rarely matters.
+/// Times: the jitdump's clock. .NET writes CLOCK_MONOTONIC nanoseconds (perfjitdump.cpp GetTimeStampNS); `record
+/// --dotnet-jit` stamps samples with the same clock (use_clockid, as perf record -k mono), but Intel PT time is
+/// perf's own clock (the kernel's local_clock, within milliseconds of CLOCK_MONOTONIC on x86-64) and software PT
+/// stamps with a step counter. So a time is a hint: <see cref="Find"/> prefers the code loaded last at or before it
+/// and falls back to the earliest code loaded after it (a sample stamped just before its load record). .NET does not
+/// reuse code addresses while a process runs (no code pitching; collectible assemblies aside), so in practice each
+/// address has one version, and the decoder's images and the report simply take the version loaded last.
 /// </para>
 /// </summary>
 public sealed class JitCodeHistory

@@ -16,8 +16,9 @@ public readonly record struct ResolvedSymbol(string? Name, ulong Offset, string 
 /// <summary>
 /// Follows a recording's processes (COMM, FORK, MMAP, MMAP2) and turns sample addresses into symbols the way
 /// perf does: user addresses through the process's mappings and the mapped ELF's symbols (pgoff makes PIE and
-/// shared objects work), JIT code through /tmp/perf-PID.map (else the jitdump /tmp/jit-PID.dump or the one the recording saw mapped), kernel addresses through /proc/kallsyms. A binary
-/// that is not on this machine degrades to [unknown] with the DSO name; nothing here fails a read.
+/// shared objects work), JIT code through /tmp/perf-PID.map (else the jitdump: the one the recording saw mapped, or
+/// /tmp/jit-PID.dump), kernel addresses through /proc/kallsyms. A binary that is not on this machine degrades to
+/// [unknown] with the DSO name; nothing here fails a read.
 /// </summary>
 public sealed class SymbolResolver
 {

@@ -6,8 +6,9 @@ namespace DotnetPtrace.Decoders.IntelPt.Sideband;
 /// <summary>
 /// Names code addresses by the mapping they are in: the mapped ELF file's symbols (an address there is
 /// <c>ip - start + pgoff</c> in the file, turned into the address its symbols use by its PT_LOAD segments), and the
-/// vDSO's own symbols from the same bytes the image uses, and JIT code by the method names of its jitdump (else its perf map). Files are parsed once and shared (thread-safe); a miss is
-/// cached too, so a stripped or missing binary costs one look.
+/// vDSO's own symbols from the same bytes the image uses, and JIT code by the method names of its jitdump (else its
+/// perf map). Files are parsed once and shared (thread-safe); a miss is cached too, so a stripped or missing binary
+/// costs one look.
 /// </summary>
 public sealed class MappingSymbols(ImageSource images, string? root = null)
 {
