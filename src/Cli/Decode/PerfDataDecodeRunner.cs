@@ -275,7 +275,7 @@ public sealed class PerfDataDecodeRunner(DecodeOptions options)
         {
             foreach (string w in jit.Warnings) lines.Add($"decode: warning: jitdump: {w}");
             foreach (var h in jit.Loaded)
-                lines.Add(Invariant($"decode: JIT code of pid {h.Pid} from {h.Source}: {h.Code.Count:N0} code loads ({jit.SectionsServed:N0} placed in images)"));
+                lines.Add(Invariant($"decode: JIT code of pid {h.Pid} from {h.Source}: {h.Code.Count:N0} code loads ({jit.SectionsServed:N0} code pieces laid over the mappings of the decoded streams)"));
         }
         var problems = images.Problems;
         foreach (var (problem, hits) in problems.Where(p => p.Hits > 0))

@@ -49,6 +49,8 @@ public sealed class SoftPtRecordRunner(RecordOptions options)
         SoftPtOptions pt = SoftPtTerms.Parse(options.Events);
         RecordRunner.CheckOutputWritable(options.Output);
         var clock = Stopwatch.StartNew();
+        if (options.DotnetJit && options.Delay is null && !options.Quiet)
+            Console.Error.WriteLine("dotnet-ptrace record: warning: --soft-pt --dotnet-jit without -D steps .NET's start-up too (some 10^8 instructions, about an hour at ~40,000 steps/s); -D MSECS starts tracing after it");
         var tracerOptions = new SoftPtTracerOptions
         {
             Environment = options.DotnetJit ? Native.Dotnet.DotnetJitSettings.LaunchEnvironment : null,
