@@ -55,6 +55,19 @@ public sealed partial class DotnetJitRecordTests(ITestOutputHelper output) : IDi
         var calls = Tool.Run(["decode", "-i", data, "--format", "calls"], TimeSpan.FromSeconds(60));
         Assert.Equal(0, calls.ExitCode);
         Assert.Contains($"-> {hot.Name} (", calls.Stdout);
+
+        // The same file without the jitdump decodes from the code the tracer read out of the process's memory (and
+        // names from the perf map): the same instructions, so the jitdump's bytes are the ones that ran.
+        string dump = $"/tmp/jit-{pid}.dump";
+        File.Move(dump, dump + ".hidden");
+        try
+        {
+            var captured = Tool.Run(["decode", "-i", data], TimeSpan.FromSeconds(60));
+            Assert.Equal(0, captured.ExitCode);
+            Assert.DoesNotContain("JIT code of pid", captured.Stderr);
+            Assert.Equal(insn.Stdout, captured.Stdout);
+        }
+        finally { File.Move(dump + ".hidden", dump); }
     }
 
     [Fact]
