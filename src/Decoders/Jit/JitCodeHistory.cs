@@ -1,21 +1,24 @@
 namespace DotnetPtrace.Decoders.Jit;
 
 /// <summary>
-/// One version of JIT code: <see cref="Bytes"/> at [<see cref="Start"/>, <see cref="End"/>) for method
-/// <see cref="Name"/>, there from <see cref="LoadTime"/> until <see cref="EndTime"/> (a move away, or other code
-/// loaded over it; <see cref="ulong.MaxValue"/>: never). Times are the jitdump's.
+/// One version of JIT code: [<see cref="Start"/>, <see cref="End"/>) holds method <see cref="Name"/>, there from
+/// <see cref="LoadTime"/> until <see cref="EndTime"/> (a move away, or other code loaded over it;
+/// <see cref="ulong.MaxValue"/>: never). <see cref="Bytes"/> is the code, or empty when the jitdump did not carry it
+/// (then it only names the range). Times are the jitdump's.
 /// </summary>
-public sealed class JitCode(ulong start, string name, byte[] bytes, ulong loadTime, ulong codeIndex)
+public sealed class JitCode(ulong start, ulong size, string name, byte[] bytes, ulong loadTime, ulong codeIndex)
 {
     public ulong Start { get; } = start;
-    public ulong End => Start + (ulong)Bytes.Length;
+    public ulong Size { get; } = size;
+    public ulong End => Start + Size;
     public string Name { get; } = name;
     public byte[] Bytes { get; } = bytes;
+    public bool HasBytes => Bytes.Length > 0 && (ulong)Bytes.Length == Size;
     public ulong LoadTime { get; } = loadTime;
     public ulong CodeIndex { get; } = codeIndex;
     public ulong EndTime { get; internal set; } = ulong.MaxValue;
 
-    public bool Contains(ulong address) => address - Start < (ulong)Bytes.Length;
+    public bool Contains(ulong address) => address - Start < Size;
 
     public override string ToString() => $"{Name} [{Start:x}, {End:x}) loaded {LoadTime}";
 }
@@ -89,9 +92,9 @@ public sealed class JitCodeHistory
         {
             switch (r)
             {
-                case JitCodeLoad load when load.Code.Length > 0:
+                case JitCodeLoad load when load.CodeSize > 0 && load.CodeAddress + load.CodeSize > load.CodeAddress:
                 {
-                    var c = new JitCode(load.CodeAddress, load.Name, load.Code, load.Timestamp, load.CodeIndex);
+                    var c = new JitCode(load.CodeAddress, load.CodeSize, load.Name, load.HasCode ? load.Code : [], load.Timestamp, load.CodeIndex);
                     byIndex[load.CodeIndex] = c;
                     Place(c);
                     break;
@@ -99,7 +102,7 @@ public sealed class JitCodeHistory
                 case JitCodeMove move when byIndex.TryGetValue(move.CodeIndex, out JitCode? old):
                 {
                     if (live.TryGetValue(old.Start, out JitCode? there) && there == old) { old.EndTime = move.Timestamp; live.Remove(old.Start); }
-                    var moved = new JitCode(move.NewCodeAddress, old.Name, old.Bytes, move.Timestamp, move.CodeIndex);
+                    var moved = new JitCode(move.NewCodeAddress, old.Size, old.Name, old.Bytes, move.Timestamp, move.CodeIndex);
                     byIndex[move.CodeIndex] = moved;
                     Place(moved);
                     break;

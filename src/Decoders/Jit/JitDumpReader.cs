@@ -122,11 +122,13 @@ public sealed class JitDumpReader : IDisposable
                 int nameLength = b[Fixed..].IndexOf((byte)0);
                 if (nameLength < 0) throw Error("JIT_CODE_LOAD: the method name has no terminating NUL inside the record", at + PrefixSize + Fixed);
                 int codeAt = Fixed + nameLength + 1;
-                if (codeSize > (ulong)(b.Length - codeAt))
-                    throw Error($"JIT_CODE_LOAD: code_size {codeSize} but only {b.Length - codeAt} bytes follow the name", at + PrefixSize + 24);
+                int following = b.Length - codeAt;
+                // No bytes at all after the name: the writer left the code out (allowed); some but too few: damage.
+                if (following > 0 && codeSize > (ulong)following)
+                    throw Error($"JIT_CODE_LOAD: code_size {codeSize} but only {following} bytes follow the name", at + PrefixSize + 24);
                 string name = Encoding.UTF8.GetString(b.Slice(Fixed, nameLength));
-                byte[] code = b.Slice(codeAt, (int)codeSize).ToArray();
-                return new JitCodeLoad(at, timestamp, (int)U32(b, 0), (int)U32(b, 4), U64(b, 8), U64(b, 16), U64(b, 32), name, code);
+                byte[] code = following == 0 ? [] : b.Slice(codeAt, (int)codeSize).ToArray();
+                return new JitCodeLoad(at, timestamp, (int)U32(b, 0), (int)U32(b, 4), U64(b, 8), U64(b, 16), U64(b, 32), name, code, codeSize);
             }
             case JitRecordKind.CodeMove:
                 // u32 pid, u32 tid, u64 vma, u64 old_code_addr, u64 new_code_addr, u64 code_size, u64 code_index

@@ -33,14 +33,19 @@ public abstract record JitRecord(long Offset, ulong Timestamp)
 }
 
 /// <summary>
-/// JIT_CODE_LOAD: <see cref="Code"/> (the bytes as executed) was placed at <see cref="CodeAddress"/> for method
-/// <see cref="Name"/>. <see cref="CodeIndex"/> is unique per load and names it in later moves.
+/// JIT_CODE_LOAD: <see cref="CodeSize"/> bytes of code for method <see cref="Name"/> were placed at
+/// <see cref="CodeAddress"/>; <see cref="Code"/> holds them as executed, or is empty when the writer left them out
+/// (dotnet/runtime main asks for that for stub blocks, whose memory may not be readable or written yet). <see cref="CodeIndex"/> is
+/// unique per load and names it in later moves.
 /// </summary>
-public sealed record JitCodeLoad(long Offset, ulong Timestamp, int Pid, int Tid, ulong Vma, ulong CodeAddress, ulong CodeIndex, string Name, byte[] Code)
+public sealed record JitCodeLoad(long Offset, ulong Timestamp, int Pid, int Tid, ulong Vma, ulong CodeAddress, ulong CodeIndex, string Name, byte[] Code, ulong CodeSize)
     : JitRecord(Offset, Timestamp)
 {
+    public JitCodeLoad(long offset, ulong timestamp, int pid, int tid, ulong vma, ulong codeAddress, ulong codeIndex, string name, byte[] code)
+        : this(offset, timestamp, pid, tid, vma, codeAddress, codeIndex, name, code, (ulong)code.Length) { }
+
     public override JitRecordKind Kind => JitRecordKind.CodeLoad;
-    public ulong CodeSize => (ulong)Code.Length;
+    public bool HasCode => Code.Length > 0 && (ulong)Code.Length == CodeSize;
 }
 
 /// <summary>JIT_CODE_MOVE: the code of load <see cref="CodeIndex"/> now lives at <see cref="NewCodeAddress"/>.</summary>

@@ -178,6 +178,25 @@ public sealed class JitDumpReaderTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_code_load_without_its_bytes_names_the_range_but_gives_no_code()
+    {
+        // dotnet/runtime main asks its jitdump writer not to copy the bytes of stub blocks (perfmap.cpp: their memory may
+        // not be committed or written yet), so such a record may end at the name.
+        byte[] body = new byte[40 + 5];
+        BinaryPrimitives.WriteUInt64LittleEndian(body.AsSpan(8), 0x5000);
+        BinaryPrimitives.WriteUInt64LittleEndian(body.AsSpan(16), 0x5000);
+        BinaryPrimitives.WriteUInt64LittleEndian(body.AsSpan(24), 0x10000);
+        BinaryPrimitives.WriteUInt64LittleEndian(body.AsSpan(32), 1);
+        "stub\0"u8.CopyTo(body.AsSpan(40));
+        byte[] file = [.. Header(littleEndian: true), .. Prefix(0, (uint)(16 + body.Length), 5, true), .. body];
+        var load = Assert.IsType<JitCodeLoad>(Assert.Single(ReadAll(file)));
+        Assert.Equal((0x10000UL, 0, false), (load.CodeSize, load.Code.Length, load.HasCode));
+        JitCodeHistory h = JitCodeHistory.FromRecords(1, [load]);
+        JitCode code = Assert.IsType<JitCode>(h.Find(0x5000 + 0xfff0));
+        Assert.Equal(("stub", false), (code.Name, code.HasBytes));
+    }
+
+    [Fact]
     public void A_big_endian_dump_reads_the_same_as_a_little_endian_one()
     {
         foreach (bool le in new[] { true, false })

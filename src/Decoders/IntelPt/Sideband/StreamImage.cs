@@ -68,7 +68,7 @@ public sealed class StreamImage(ImageSource source)
                 layers = ([], []);
                 if (jit.For(m.Pid) is { } history)
                 {
-                    var code = history.Within(m.Start, m.End).OrderBy(c => c.LoadTime).ToList();
+                    var code = history.Within(m.Start, m.End).Where(c => c.HasBytes).OrderBy(c => c.LoadTime).ToList();
                     layers = ([.. code.Where(IsStub).Select(Section)], [.. code.Where(c => !IsStub(c)).Select(Section)]);
                     jit.NoteServed(code.Count);
                 }
