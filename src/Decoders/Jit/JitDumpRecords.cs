@@ -35,8 +35,8 @@ public abstract record JitRecord(long Offset, ulong Timestamp)
 /// <summary>
 /// JIT_CODE_LOAD: <see cref="CodeSize"/> bytes of code for method <see cref="Name"/> were placed at
 /// <see cref="CodeAddress"/>; <see cref="Code"/> holds them as executed, or is empty when the writer left them out
-/// (dotnet/runtime main asks for that for stub blocks, whose memory may not be readable or written yet). <see cref="CodeIndex"/> is
-/// unique per load and names it in later moves.
+/// (dotnet/runtime main asks for that for stub blocks, whose memory may not be readable or written yet).
+/// <see cref="CodeIndex"/> is unique per load and names it in later moves.
 /// </summary>
 public sealed record JitCodeLoad(long Offset, ulong Timestamp, int Pid, int Tid, ulong Vma, ulong CodeAddress, ulong CodeIndex, string Name, byte[] Code, ulong CodeSize)
     : JitRecord(Offset, Timestamp)
