@@ -88,7 +88,10 @@ public sealed class PerfDataDecodeRunner(DecodeOptions options)
             Warn(options.CpuStream is int c ? $"{name}: no trace of cpu {c} (per-CPU streams: {string.Join(", ", recording.Streams().Where(s => s.Key.PerCpu).Select(s => s.Key.Cpu))})"
                 : $"{name}: no trace of thread {options.Tid}");
 
-        var images = new ImageSource(recording.BuildIds, recording.CapturedCode, VdsoImage.ReadOwn(), options.SymFs);
+        var images = new ImageSource(recording.BuildIds, recording.CapturedCode, VdsoImage.ReadOwn(), options.SymFs)
+        {
+            Jit = Decoders.Jit.JitCodeSource.ForRecording(recording.Sideband),
+        };
         var symbols = new MappingSymbols(images, options.SymFs);
         PerfTimeConversion conversion = timed ? recording.Conversion : PerfTimeConversion.None;
         bool threadHeaders = options.Tid is null;
@@ -279,6 +282,12 @@ public sealed class PerfDataDecodeRunner(DecodeOptions options)
         string lostText = Invariant($"decode: lost data: {truncated} TRUNCATED and {partial} PARTIAL AUX records{(collision > 0 ? $", {collision} AUX collisions" : "")}, {t.Overflows} overflows (OVF), {holes} holes between AUXTRACE buffers{(lost > 0 ? $", {lost} LOST records ({recording.Sideband.LostEvents} events)" : "")}");
         lines.Add(lostText);
         if (!recording.IsTimed) lines.Add("decode: the trace has no time (tsc off, or no TSC conversion): sideband applied in order at tracing boundaries");
+        if (images.Jit is { } jit)
+        {
+            foreach (string w in jit.Warnings) lines.Add($"decode: warning: jitdump: {w}");
+            foreach (var h in jit.Loaded)
+                lines.Add(Invariant($"decode: JIT code of pid {h.Pid} from {h.Source}: {h.Code.Count:N0} code loads ({jit.SectionsServed:N0} code pieces laid over the mappings of the decoded streams)"));
+        }
         var problems = images.Problems;
         foreach (var (problem, hits) in problems.Where(p => p.Hits > 0))
             lines.Add(Invariant($"decode: missing image: {problem}; the trace needed it {hits} time(s)"));

@@ -47,6 +47,8 @@ public static class RecordCommand
             AllowMultipleArgumentsPerToken = false,
             HelpName = "FILTER",
         };
+        var dotnetJit = new Option<bool>("--dotnet-jit") { Description = ".NET JIT code: run the command with DOTNET_PerfMapEnabled=1 (or ask -p processes over the diagnostics IPC) so its /tmp/jit-PID.dump and /tmp/perf-PID.map give decode and report the code and names of JIT-compiled methods" };
+        var delay = new Option<int?>("--delay", "-D") { Description = "With --soft-pt: let the command run untraced for MSECS ms, then attach to all its threads and single-step from there (until it exits, or --duration ends the trace and kills it)", HelpName = "MSECS" };
         var command = new Argument<string[]>("command")
         {
             Description = "The command to launch and record, with its arguments (use -- before it when it has options)",
@@ -57,7 +59,7 @@ public static class RecordCommand
         var record = new Command("record", "Record events of a command, processes, threads or the whole system into a perf.data file")
         {
             events, output, freq, count, callGraph, mmapPages, pid, tid, all, cpus, duration, verbose, quiet, softPt, groundTruth,
-            snapshot, perThread, filter, command,
+            snapshot, perThread, filter, dotnetJit, delay, command,
         };
 
         record.Validators.Add(r =>
@@ -71,6 +73,8 @@ public static class RecordCommand
             if (r.GetValue(groundTruth) is not null && !r.GetValue(softPt)) r.AddError("--ground-truth needs --soft-pt");
             bool systemWide = r.GetValue(all) || (r.GetValue(cpus) is not null && r.GetValue(pid) is null && r.GetValue(tid) is null && r.GetValue(command) is not { Length: > 0 });
             if (r.GetValue(perThread) && systemWide) r.AddError("--per-thread follows tasks: it cannot be used with -a or a CPU list alone");
+            if (r.GetValue(delay) is not null && !r.GetValue(softPt)) r.AddError("-D/--delay is implemented for --soft-pt (let the command start untraced, then single-step)");
+            if (r.GetValue(dotnetJit) && (r.GetValue(all) || r.GetValue(tid) is not null)) r.AddError("--dotnet-jit needs a command to launch or -p PID of a .NET process");
             if (r.GetValue(softPt) && (r.GetResult(snapshot) is not null || r.GetValue(filter) is { Length: > 0 }))
                 r.AddError("--snapshot and --filter are for hardware Intel PT; --soft-pt records the whole run");
         });
@@ -84,6 +88,7 @@ public static class RecordCommand
             if (r.GetValueOrDefault<string?>() is { } v && SnapshotSizeOf(v) is null)
                 r.AddError($"--snapshot {v}: expected a size in bytes such as 65536, 0x10000, 64K or 4M (put the command after --)");
         });
+        delay.Validators.Add(r => { if (r.GetValueOrDefault<int?>() is < 0) r.AddError("-D: the delay is a number of milliseconds, 0 or more"); });
         tid.Validators.Add(r => { if (r.GetValueOrDefault<string?>() is { } v && ParseIds(v) is null) r.AddError($"-t {v}: expected thread ids separated by commas"); });
 
         record.SetAction((ParseResult r, CancellationToken ct) =>
@@ -112,6 +117,8 @@ public static class RecordCommand
                 PerThread = r.GetValue(perThread),
                 Filters = r.GetValue(filter) ?? [],
                 GroundTruth = r.GetValue(groundTruth),
+                DotnetJit = r.GetValue(dotnetJit),
+                Delay = r.GetValue(delay) is int ms ? TimeSpan.FromMilliseconds(ms) : null,
                 OwnCommandLine = ["dotnet-ptrace", .. r.Tokens.Select(t => t.Value)],
             };
             return options.SoftPt ? new SoftPtRecordRunner(options).RunAsync(ct) : new RecordRunner(options).RunAsync(ct);

@@ -31,6 +31,10 @@ public sealed record RecordOptions
     public bool SoftPt { get; init; }
     /// <summary>--ground-truth FILE (with --soft-pt): the executed addresses per thread, one per line.</summary>
     public string? GroundTruth { get; init; }
+    /// <summary>--dotnet-jit: a launched command gets DOTNET_PerfMapEnabled=1; -p PIDs are asked over the diagnostics IPC.</summary>
+    public bool DotnetJit { get; init; }
+    /// <summary>-D/--delay (with --soft-pt): let the command run untraced this long, then attach and single-step.</summary>
+    public TimeSpan? Delay { get; init; }
     /// <summary>The command line we were started with, for the CMDLINE feature.</summary>
     public IReadOnlyList<string> OwnCommandLine { get; init; } = [];
 

@@ -34,6 +34,7 @@ public sealed class RecordRunner(RecordOptions options)
         catch (CpuListException e) { return Fail(e.Message, ReturnCode.UsageError); }
         catch (CommandNotFoundException e) { return Fail(e.Message, e.ExitCode); }
         catch (PerfException e) { return Fail(e.Message, ReturnCode.SessionError); }
+        catch (Native.Dotnet.DotnetIpcException e) { return Fail(e.Message, ReturnCode.UsageError); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return Fail(e.Message, ReturnCode.RecordingError);
@@ -75,6 +76,7 @@ public sealed class RecordRunner(RecordOptions options)
             ? AttrFactory.AuxTrace(s, options, launching, options.DataPages, auxBytes)
             : AttrFactory.Sampling(s, options, launching, options.DataPages)).ToList();
         configs.Add(AttrFactory.Sideband(options, launching, excludeKernel, options.DataPages));
+        if (options.DotnetJit && aux.AuxPages == 0) configs = [.. configs.Select(MonotonicClock)];
         if (!toStdout) CheckOutputWritable(options.Output);
 
         ExecGate? gate = null;
@@ -84,10 +86,20 @@ public sealed class RecordRunner(RecordOptions options)
             RecordTarget target;
             if (launching)
             {
-                gate = ExecGate.Start(options.Command, stdoutToStderr: toStdout);
+                gate = ExecGate.Start(options.Command, options.DotnetJit ? Native.Dotnet.DotnetJitSettings.LaunchEnvironment : null, stdoutToStderr: toStdout);
                 target = new RecordTarget.Command(gate.Pid);
             }
-            else target = ResolveAttachTarget();
+            else
+            {
+                target = ResolveAttachTarget();
+                // The runtime writes out the methods compiled so far, then each new one; decode and report read the files.
+                if (options.DotnetJit)
+                    foreach (int pid in options.Pids)
+                    {
+                        Native.Dotnet.DiagnosticsIpc.EnablePerfMap(pid);
+                        if (!options.Quiet) Console.Error.WriteLine($"[ dotnet-ptrace record: pid {pid}: .NET writes /tmp/perf-{pid}.map and /tmp/jit-{pid}.dump from now on ]");
+                    }
+            }
 
             session = RecordingSession.Open(configs, target, cpus, options.DataPages, () => pmus.Names, aux.AuxPages, options.Snapshot, options.PerThread);
             log.LogInformation("opened {Fds} events on {Cpus} CPUs with {Rings} rings of {Pages} pages", session.Opened.Count, cpus.Count, session.Rings.Count, options.DataPages);
@@ -225,6 +237,19 @@ public sealed class RecordRunner(RecordOptions options)
         var info = IntelPtInfoFactory.Create(pmu, time, snapshot: aux.Snapshot, perCpuMmaps: !session.PerThread,
             haveSchedSwitch: session.PerThread ? 0UL : target is RecordTarget.SystemWide ? 3UL : 2UL, filter: aux.Filter);
         background.Post(info.ToRecord(), default);
+    }
+
+    /// <summary>
+    /// --dotnet-jit: sample times in CLOCK_MONOTONIC (perf record -k mono), the clock .NET stamps its jitdump records
+    /// with, so a sample and the code load it ran are on one time line; it is also what `perf inject -j` requires
+    /// before it turns a jitdump into symbol files. Not for Intel PT: its TSC converts to perf's own clock.
+    /// </summary>
+    private static EventConfig MonotonicClock(EventConfig c)
+    {
+        var attr = c.Attr;
+        attr.Flags |= AttrFlags.UseClockId;
+        attr.ClockId = 1;   // CLOCK_MONOTONIC
+        return c with { Attr = attr };
     }
 
     /// <summary>The AUX side of a recording: sizes, snapshot mode and the address filter (empty: none).</summary>

@@ -51,8 +51,17 @@ public sealed class SoftPtRecordRunner(RecordOptions options)
         if (toStdout) StreamOutput.CheckNotTerminal();
         else RecordRunner.CheckOutputWritable(options.Output);
         var clock = Stopwatch.StartNew();
-        // With -o - stdout carries the stream: the command writes its own output to stderr, as under perf.
-        ExecutionRecording recording = SoftPtTracer.Run(options.Command, new SoftPtTracerOptions { StandardOutputToStandardError = toStdout }, cancellation);
+        if (options.DotnetJit && options.Delay is null && !options.Quiet)
+            Console.Error.WriteLine("dotnet-ptrace record: warning: --soft-pt --dotnet-jit without -D steps .NET's start-up too (some 10^8 instructions, about an hour at ~40,000 steps/s); -D MSECS starts tracing after it");
+        var tracerOptions = new SoftPtTracerOptions
+        {
+            Environment = options.DotnetJit ? Native.Dotnet.DotnetJitSettings.LaunchEnvironment : null,
+            StartDelay = options.Delay,
+            Duration = options.Duration,
+            // With -o - stdout carries the stream: the command writes its own output to stderr, as under perf.
+            StandardOutputToStandardError = toStdout,
+        };
+        ExecutionRecording recording = SoftPtTracer.Run(options.Command, tracerOptions, cancellation);
         log.LogInformation("traced {Steps} steps in {Seconds:F2} s", recording.TotalSteps, recording.ElapsedSeconds);
 
         // Encode each thread; the encoder classifies each distinct instruction once and reuses its buffers.
@@ -104,6 +113,8 @@ public sealed class SoftPtRecordRunner(RecordOptions options)
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"[ dotnet-ptrace record: Captured and wrote {summary.FileBytes / (1024.0 * 1024.0):F3} MB {options.Output} ({summary.TraceBytes / (1024.0 * 1024.0):F3} MB PT, {summary.SidebandRecords} sideband records; {clock.Elapsed.TotalSeconds:F1} s) ]"));
         }
+        if (options.Delay is { } delay && recording.Threads.Count == 0)
+            Console.Error.WriteLine($"dotnet-ptrace record: warning: the command ended within the -D delay ({delay.TotalMilliseconds:F0} ms): nothing was traced");
         if (recording.Truncated)
             Console.Error.WriteLine("dotnet-ptrace record: warning: the trace was stopped before the command ended (interrupted); the file holds everything up to there");
         return recording.ExitCode;

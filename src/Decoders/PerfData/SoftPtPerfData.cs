@@ -179,7 +179,7 @@ public static class SoftPtFile
         foreach (SidebandEvent e in recording.Sideband)
         {
             if (e.Kind != SidebandKind.Mmap || e.Region is not { } region) continue;
-            if (region.Path.StartsWith('/') && !region.Path.StartsWith("//anon", StringComparison.Ordinal)) continue;
+            if (region.Path.StartsWith('/') && !region.Path.StartsWith("//anon", StringComparison.Ordinal) && !region.Path.StartsWith("/memfd:", StringComparison.Ordinal)) continue;
             result.Add(new CapturedCode(e.Pid, region.Start, perfTime(e.Time), region.Path, region.Bytes));
         }
         return result;

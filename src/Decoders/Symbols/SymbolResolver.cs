@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Text;
 using DotnetPtrace.Decoders.Abi;
 using DotnetPtrace.Decoders.Elf;
+using DotnetPtrace.Decoders.Jit;
 using DotnetPtrace.Decoders.PerfData.Reading;
 
 namespace DotnetPtrace.Decoders.Symbols;
@@ -15,8 +16,9 @@ public readonly record struct ResolvedSymbol(string? Name, ulong Offset, string 
 /// <summary>
 /// Follows a recording's processes (COMM, FORK, MMAP, MMAP2) and turns sample addresses into symbols the way
 /// perf does: user addresses through the process's mappings and the mapped ELF's symbols (pgoff makes PIE and
-/// shared objects work), JIT code through /tmp/perf-PID.map, kernel addresses through /proc/kallsyms. A binary
-/// that is not on this machine degrades to [unknown] with the DSO name; nothing here fails a read.
+/// shared objects work), JIT code through /tmp/perf-PID.map (else the jitdump: the one the recording saw mapped, or
+/// /tmp/jit-PID.dump), kernel addresses through /proc/kallsyms. A binary that is not on this machine degrades to
+/// [unknown] with the DSO name; nothing here fails a read.
 /// </summary>
 public sealed class SymbolResolver
 {
@@ -33,6 +35,7 @@ public sealed class SymbolResolver
     private readonly Dictionary<int, int> _mapGenerations = [];
     private readonly Func<string, string?>? _demangle;
     private readonly Dictionary<string, string> _demangled = new(StringComparer.Ordinal);
+    private readonly JitCodeSource _jitDumps;
 
     /// <param name="vdsoImage">The vDSO's ELF bytes for [vdso] samples (this kernel's, read by the caller, since this
     /// layer makes no system calls); null leaves them [unknown].</param>
@@ -43,6 +46,7 @@ public sealed class SymbolResolver
     {
         _demangle = demangle;
         _perfMapDirectory = perfMapDirectory;
+        _jitDumps = new JitCodeSource(perfMapDirectory);
         _kallsyms = new(() => AddressSymbolTable.TryLoadKallsyms(kallsymsPath));
         _vdso = new(() => vdsoImage?.Invoke() is { } image ? ElfSymbols.TryParse(image) : null);
     }
@@ -95,8 +99,11 @@ public sealed class SymbolResolver
             {
                 // perf makes the map file the DSO of the whole anonymous mapping, named or not.
                 string dso = $"/tmp/perf-{pid}.map";
-                return jit.TryFind(ip, out string jname, out ulong joff) ? new ResolvedSymbol(jname, joff, dso, ip) : new ResolvedSymbol(null, 0, dso, ip);
+                if (jit.TryFind(ip, out string jname, out ulong joff)) return new ResolvedSymbol(jname, joff, dso, ip);
+                return JitDumpName(pid, ip) is { } fromDump ? fromDump with { Dso = dso } : new ResolvedSymbol(null, 0, dso, ip);
             }
+            // No perf map (DOTNET_PerfMapEnabled=2 writes only the jitdump): the jitdump names the code.
+            if (IsJit(map.Name) && JitDumpName(pid, ip) is { } dumped) return dumped;
             ulong fileOffset = ip - map.Start + map.PgOff;
             if (Elf(map.Name) is { } elf && elf.FileOffsetToAddress(fileOffset) is { } addr && elf.TryFind(addr, out string name, out ulong off))
                 return new ResolvedSymbol(Demangled(name), off, map.Name, fileOffset);
@@ -134,6 +141,7 @@ public sealed class SymbolResolver
 
     private void AddMap(int pid, ulong start, ulong len, ulong pgoff, string name)
     {
+        _jitDumps.NoteMapping(pid, name);
         BumpGeneration(pid);
         if (!_processes.TryGetValue(pid, out ProcessMaps? maps)) _processes[pid] = maps = new ProcessMaps();
         maps.Add(new Mapping(start, start + len, pgoff, name));
@@ -175,6 +183,12 @@ public sealed class SymbolResolver
         }
         return elf;
     }
+
+    /// <summary>The method the process's jitdump places at <paramref name="ip"/> (the version loaded last), its DSO the dump.</summary>
+    private ResolvedSymbol? JitDumpName(int pid, ulong ip) =>
+        _jitDumps.For(pid) is { } history && history.Find(ip) is { } code
+            ? new ResolvedSymbol(code.Name, ip - code.Start, history.Source ?? $"jit-{pid}.dump", ip)
+            : null;
 
     private AddressSymbolTable? PerfMap(int pid)
     {

@@ -15,6 +15,14 @@ public sealed class SoftPtTracerOptions
     public bool StandardOutputToStandardError { get; init; }
     /// <summary>Kill the tracees and return what was recorded after this many steps (the recording is then Truncated).</summary>
     public long MaxSteps { get; init; } = long.MaxValue;
+    /// <summary>
+    /// Let the command run untraced this long, then attach to all its threads and single-step from there (perf's
+    /// -D/--delay). Null: single-step from its execve. Stepping runs some 40,000 instructions a second, and a .NET
+    /// program executes ~10^8 instructions before Main: the delay is what makes tracing its steady state possible.
+    /// </summary>
+    public TimeSpan? StartDelay { get; init; }
+    /// <summary>Stop single-stepping after this long (from the first step), killing the tracees as on cancellation; null: no limit.</summary>
+    public TimeSpan? Duration { get; init; }
     /// <summary>Steps a thread runs before the next ready thread gets a turn (only one tracee runs at a time).</summary>
     public int Quantum { get; init; } = 1000;
 }

@@ -46,6 +46,7 @@ internal sealed class StepSession(string path, IReadOnlyList<string> command, So
         lock (_livePids) _livePids.Add(_mainPid);
         using var registration = cancellationToken.Register(KillAllFromAnyThread);
         using var quietStops = ChildStopSignals.Suppress();
+        if (options.StartDelay is { } delay) return RunDelayed(gate, delay);
         try
         {
             Ptrace.Seize(_mainPid, TraceOptions);
@@ -58,11 +59,25 @@ internal sealed class StepSession(string path, IReadOnlyList<string> command, So
             throw;
         }
         if (!WaitForCommandExec(gate)) return _recording;
+        return Trace(StartCommand);
+    }
 
+    /// <summary>Single-steps from <paramref name="start"/> until every tracee is gone (or stopped early).</summary>
+    private ExecutionRecording Trace(Action start)
+    {
         var clock = Stopwatch.StartNew();
+        // The loop stops at the deadline between steps; the timer kills the tracees too, because the tracer may be
+        // blocked in waitpid on a thread that sleeps in a syscall, as the cancellation callback does.
+        Timer? timer = null;
+        if (options.Duration is { } duration)
+        {
+            _deadline = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+            timer = new Timer(_ => KillAllFromAnyThread(), null, duration, Timeout.InfiniteTimeSpan);
+        }
+        using var stopAtDeadline = timer;
         try
         {
-            StartCommand();
+            start();
             Loop();
         }
         finally
@@ -74,6 +89,10 @@ internal sealed class StepSession(string path, IReadOnlyList<string> command, So
         }
         return _recording;
     }
+
+    private long _deadline = long.MaxValue;
+
+    private bool PastDeadline() => _deadline != long.MaxValue && Stopwatch.GetTimestamp() >= _deadline;
 
     // ---- launch ----
 
@@ -122,6 +141,94 @@ internal sealed class StepSession(string path, IReadOnlyList<string> command, So
         PrepareFirstInstructionAfterExec(thread);
     }
 
+    // ---- delayed start: attach to the running command ----
+
+    /// <summary>
+    /// -D/--delay: the gate is released untraced and the command runs on its own for <paramref name="delay"/>; then
+    /// every thread is seized and single-stepping starts where each one is. The kernel's view of the process is
+    /// synthesised as a recording from its exec would have it: an exec (COMM) of the process, its executable mappings
+    /// (captured from memory, as after an exec), and a fork for each thread other than the main one.
+    /// </summary>
+    private ExecutionRecording RunDelayed(TraceeGate gate, TimeSpan delay)
+    {
+        gate.Release();
+        if (!RunUntraced(delay)) return _recording;
+        return Trace(AttachToRunningCommand);
+    }
+
+    /// <summary>Waits out the delay; false when the command ended first (or we were cancelled and killed it).</summary>
+    private bool RunUntraced(TimeSpan delay)
+    {
+        long until = Stopwatch.GetTimestamp() + (long)(delay.TotalSeconds * Stopwatch.Frequency);
+        while (true)
+        {
+            // Our own child, not traced: waitpid reports only its end (stops need WUNTRACED, which we do not ask).
+            int r = Ptrace.Wait(_mainPid, block: false, out var st);
+            if (r > 0 && (st.Exited || st.Signaled))
+            {
+                lock (_livePids) _livePids.Remove(_mainPid);
+                _recording.ExitCode = st.ShellExitCode;
+                if (cancellationToken.IsCancellationRequested) { _recording.Truncated = true; return false; }
+                if (st.ShellExitCode is 126 or 127)
+                    throw new CommandNotFoundException($"{command[0]}: cannot be executed (the exec gate exited {st.ShellExitCode})", st.ShellExitCode);
+                return false;
+            }
+            if (r < 0) throw new PerfException($"lost track of the command (pid {_mainPid})");
+            if (cancellationToken.IsCancellationRequested) continue;   // killed by the cancel callback: its end comes next
+            long left = until - Stopwatch.GetTimestamp();
+            if (left <= 0) return true;
+            Thread.Sleep(TimeSpan.FromSeconds(Math.Min(0.01, (double)left / Stopwatch.Frequency)));
+        }
+    }
+
+    /// <summary>
+    /// Seizes and interrupts every thread of the command. A thread that an unseized one creates meanwhile shows up in
+    /// the next listing of /proc/PID/task (listed until nothing new appears); threads that seized ones create are
+    /// attached by the kernel (PTRACE_O_TRACECLONE) and reported as clone events, so a seize that finds one already
+    /// ours (EPERM) leaves it to that event.
+    /// </summary>
+    private void AttachToRunningCommand()
+    {
+        _time++;
+        var space = NewAddressSpace(_mainPid);
+        var process = AddProcess(new TracedProcess(_mainPid, space, new TraceeMemory(_mainPid)));
+        var seized = new List<int>();
+        bool added = true;
+        while (added)
+        {
+            added = false;
+            foreach (int tid in ProcFs.Threads(_mainPid))
+            {
+                if (seized.Contains(tid) || _threads.ContainsKey(tid)) continue;
+                try { Ptrace.Seize(tid, TraceOptions); }
+                catch (PerfException e) when (e.Errno is Ptrace.ESRCH or 1 /* EPERM: ours already, through a clone */) { continue; }
+                try { Ptrace.Interrupt(tid); }
+                catch (PerfException e) when (e.Errno == Ptrace.ESRCH) { }   // exited meanwhile: its end is reported
+                seized.Add(tid);
+                added = true;
+            }
+        }
+        if (!seized.Contains(_mainPid)) throw new PerfException($"cannot attach to pid {_mainPid}: its main thread is gone");
+        seized.Remove(_mainPid);
+        seized.Insert(0, _mainPid);
+        foreach (int tid in seized)
+        {
+            var t = AddThread(tid, process, ThreadRunState.InFlight);
+            t.AwaitingFirstStop = true;
+            t.AttachedWhileRunning = true;
+            t.StopTime = _time;
+        }
+        AnnounceExec(process, _mainPid);
+        foreach (int tid in seized)
+        {
+            if (tid == _mainPid) continue;
+            _recording.Sideband.Add(new SidebandEvent
+            {
+                Kind = SidebandKind.Fork, Time = _time, Pid = _mainPid, Tid = tid, ParentPid = _mainPid, ParentTid = _mainPid,
+            });
+        }
+    }
+
     // ---- the loop ----
 
     private void Loop()
@@ -130,7 +237,7 @@ internal sealed class StepSession(string path, IReadOnlyList<string> command, So
         int run = 0, tick = 0;
         while (_live.Count > 0)
         {
-            if (!_stopping && (cancellationToken.IsCancellationRequested || _steps >= options.MaxSteps)) StopAll();
+            if (!_stopping && (cancellationToken.IsCancellationRequested || _steps >= options.MaxSteps || PastDeadline())) StopAll();
 
             if (_inFlightCount > 0 && _live.Count > 1 && (++tick & 7) == 0) Harvest();
 
@@ -230,7 +337,7 @@ internal sealed class StepSession(string path, IReadOnlyList<string> command, So
             for (int i = 0; i < _live.Count; i++)
                 if (_live[i].State == ThreadRunState.InFlight && Collect(_live[i], block: false)) return;
             if (_live.Count == 0) return;
-            if (!_stopping && cancellationToken.IsCancellationRequested) return;
+            if (!_stopping && (cancellationToken.IsCancellationRequested || PastDeadline())) return;
             if (spin < 64) Sys.SchedYield();
             else Sys.USleep((uint)Math.Min(1000, 10 << Math.Min(spin - 64, 7)));
         }
@@ -263,6 +370,7 @@ internal sealed class StepSession(string path, IReadOnlyList<string> command, So
             {
                 t.AwaitingFirstStop = false;
                 if (ev == Ptrace.EVENT_STOP) { PrepareFirstStop(t); return; }
+                // Attached while running, the first stop may be an event of what it was doing (an exec, a clone).
             }
             switch (ev)
             {
@@ -304,6 +412,19 @@ internal sealed class StepSession(string path, IReadOnlyList<string> command, So
         t.LogAtResume = true;
         t.InSyscall = false;
         t.PendingSignal = 0;
+        if (t.AttachedWhileRunning)
+        {
+            // Interrupted in a blocking syscall, the thread stops just after it with -ERESTART* in rax; on resume the
+            // kernel rewinds to the syscall and runs it again: that syscall is the first instruction it executes.
+            t.AttachedWhileRunning = false;
+            ulong rip = t.Rip;
+            if (rip >= 2 && t.Process.IsSyscallAt(rip - 2)
+                && (long)Ptrace.PeekUser(t.Tid, Ptrace.RegRax) is ERESTARTSYS or ERESTARTNOINTR or ERESTARTNOHAND or ERESTART_RESTARTBLOCK)
+            {
+                t.Rip = rip - 2;
+                t.RestartingSyscall = true;
+            }
+        }
     }
 
     /// <summary>The single-step trap: the logged instruction ran, the thread is at the next one.</summary>

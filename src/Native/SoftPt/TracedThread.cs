@@ -26,6 +26,9 @@ internal sealed class TracedThread(int tid, TracedProcess process, ThreadExecuti
     /// <summary>Auto-attached at clone/fork: its first stop (PTRACE_EVENT_STOP) has not been collected yet.</summary>
     public bool AwaitingFirstStop { get; set; }
 
+    /// <summary>Seized while running (delayed start): its first stop may be inside a syscall the kernel restarts.</summary>
+    public bool AttachedWhileRunning { get; set; }
+
     /// <summary>The address of the next instruction, read at the last stop.</summary>
     public ulong Rip { get; set; }
     /// <summary>The global time of the last stop.</summary>

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using DotnetPtrace.Decoders.Elf;
+using DotnetPtrace.Decoders.Jit;
 using DotnetPtrace.Decoders.PerfData;
 
 namespace DotnetPtrace.Decoders.IntelPt.Sideband;
@@ -43,6 +44,12 @@ public sealed class ImageSource
         _root = root;
     }
 
+    /// <summary>
+    /// JIT code from jitdumps (jit-PID.dump), laid over the mappings that hold it: its bytes take precedence over
+    /// captured ones (see <see cref="StreamImage"/>). Null: none.
+    /// </summary>
+    public JitCodeSource? Jit { get; init; }
+
     /// <summary>Every problem met while building images, with how often decoding ran into it.</summary>
     public IReadOnlyList<(ImageProblem Problem, long Hits)> Problems =>
         [.. _problems.Values.OrderBy(p => p.Order).Select(p => (p.Problem, Interlocked.Read(ref p.Hits)))];
@@ -58,7 +65,8 @@ public sealed class ImageSource
     public bool TryGetCode(CodeMapping m, out MappedCode code)
     {
         code = default;
-        if (!m.IsFile) return TryGetUnbacked(m, out code);
+        // A memfd (.NET's W^X double mapping of its code heap) is named like a file but no file holds it.
+        if (!m.IsFile || IsMemfd(m.Path)) return TryGetUnbacked(m, out code);
         FileImage file = _files.GetOrAdd(m.Path, p => new Lazy<FileImage>(() => Load(p))).Value;
         string? expected = ExpectedBuildId(m);
         if (file.Data is null) return Problem(m, expected, file.Error!);
@@ -100,6 +108,9 @@ public sealed class ImageSource
 
     private const string KernelName = "[kernel.kallsyms]";
 
+    /// <summary>"/memfd:NAME (deleted)": memory with a name, not a file on disk.</summary>
+    public static bool IsMemfd(string path) => path.StartsWith("/memfd:", StringComparison.Ordinal);
+
     private static bool Covers(CapturedCode c, ulong address) => address - c.Address < (ulong)c.Bytes.Length;
 
     private string? ExpectedBuildId(CodeMapping m)
@@ -120,7 +131,7 @@ public sealed class ImageSource
         return false;
     }
 
-    private static string Key(CodeMapping m) => m.IsFile ? m.Path : $"{m.Path}@{m.Pid}:{m.Start:x}";
+    private static string Key(CodeMapping m) => m.IsFile && !IsMemfd(m.Path) ? m.Path : $"{m.Path}@{m.Pid}:{m.Start:x}";
 
     private string Resolve(string path) => _root is null ? path : System.IO.Path.Join(_root, path);
 

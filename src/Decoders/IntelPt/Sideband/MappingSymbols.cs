@@ -6,8 +6,9 @@ namespace DotnetPtrace.Decoders.IntelPt.Sideband;
 /// <summary>
 /// Names code addresses by the mapping they are in: the mapped ELF file's symbols (an address there is
 /// <c>ip - start + pgoff</c> in the file, turned into the address its symbols use by its PT_LOAD segments), and the
-/// vDSO's own symbols from the same bytes the image uses. Files are parsed once and shared (thread-safe); a miss is
-/// cached too, so a stripped or missing binary costs one look.
+/// vDSO's own symbols from the same bytes the image uses, and JIT code by the method names of its jitdump (else its
+/// perf map). Files are parsed once and shared (thread-safe); a miss is cached too, so a stripped or missing binary
+/// costs one look.
 /// </summary>
 public sealed class MappingSymbols(ImageSource images, string? root = null)
 {
@@ -18,6 +19,14 @@ public sealed class MappingSymbols(ImageSource images, string? root = null)
     {
         name = "";
         offset = 0;
+        // JIT code (anonymous memory or a memfd): the method its jitdump names, else its perf map.
+        if (JitCodeAt(m, ip) is { } jit)
+        {
+            name = jit.Name;
+            offset = ip - jit.Start;
+            return true;
+        }
+        if (IsJitMemory(m) && images.Jit!.PerfMapFor(m.Pid) is { } map && map.TryFind(ip, out name, out offset)) return true;
         ElfSymbols? elf = SymbolsOf(m);
         if (elf is null) return false;
         ulong fileOffset = ip - m.Start + m.PgOff;
@@ -29,6 +38,11 @@ public sealed class MappingSymbols(ImageSource images, string? root = null)
     {
         name = "";
         start = end = 0;
+        if (JitCodeAt(m, ip) is { } jit)
+        {
+            (name, start, end) = (jit.Name, jit.Start, jit.End);
+            return true;
+        }
         ElfSymbols? elf = SymbolsOf(m);
         if (elf is null || elf.FileOffsetToAddress(ip - m.Start + m.PgOff) is not ulong address
             || !elf.TryFind(address, out name, out ulong offset, out ulong size)) return false;
@@ -36,6 +50,10 @@ public sealed class MappingSymbols(ImageSource images, string? root = null)
         end = size > ulong.MaxValue - start ? ulong.MaxValue : start + size;
         return true;
     }
+
+    private bool IsJitMemory(CodeMapping m) => (!m.IsFile || ImageSource.IsMemfd(m.Path)) && images.Jit is not null;
+
+    private Jit.JitCode? JitCodeAt(CodeMapping m, ulong ip) => IsJitMemory(m) ? images.Jit!.For(m.Pid)?.Find(ip) : null;
 
     private ElfSymbols? SymbolsOf(CodeMapping m)
     {
