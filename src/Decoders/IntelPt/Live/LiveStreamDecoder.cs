@@ -45,6 +45,7 @@ public sealed class LiveStreamDecoder : IDisposable
     private readonly bool _timed;
     private readonly List<LiveCut> _cuts = [];
     private readonly LiveCutFinder _finder = new();
+    private readonly LiveOffsetMap _offsets = new();
     private byte[] _buffer = [];
     private ulong _base;           // AUX offset of _buffer[0]
     private int _length;           // bytes held from _base
@@ -72,6 +73,8 @@ public sealed class LiveStreamDecoder : IDisposable
     public LiveStreamCounts Counts => _counts;
     /// <summary>Bytes held and not decoded yet.</summary>
     public long Backlog => _started ? (long)(_base + (ulong)_length - _window) : 0;
+    /// <summary>The AUX offset up to which the stream has been decoded or skipped.</summary>
+    public ulong DecodedTo => _window;
     /// <summary>Bytes of pooled buffer this stream holds.</summary>
     public long BufferBytes => _buffer.Length;
     private ulong End => _base + (ulong)_length;
@@ -81,7 +84,8 @@ public sealed class LiveStreamDecoder : IDisposable
     /// when the caller is <paramref name="behind"/> (more is queued before the decoder than it can take), it decodes
     /// nothing and jumps to the newest cut point instead.
     /// </summary>
-    public void Append(ulong offset, ReadOnlySpan<byte> data, bool behind = false)
+    /// <param name="inputOffset">Where the chunk's first byte is in the input (-1: unknown), for offsets in the output.</param>
+    public void Append(ulong offset, ReadOnlySpan<byte> data, bool behind = false, long inputOffset = -1)
     {
         if (data.IsEmpty) return;
         if (!_started)
@@ -114,6 +118,8 @@ public sealed class LiveStreamDecoder : IDisposable
             while (_cuts.Count > 0 && _cuts[^1].PsbEnd > keepFrom) _cuts.RemoveAt(_cuts.Count - 1);
             _finder.Reset(keepFrom);
         }
+        ulong at = _base + (ulong)_length;   // where the chunk's (remaining) first byte goes
+        _offsets.Add(at, inputOffset < 0 ? -1 : inputOffset + (long)(at - offset));
         Store(data);
         _counts.Received += data.Length;
         _finder.Scan(_buffer.AsSpan(0, _length), _base, _cuts);
@@ -252,8 +258,9 @@ public sealed class LiveStreamDecoder : IDisposable
 
     private void DecodeWindow(ulong sliceEnd, long stopAt, ulong stopIp, out bool stopped)
     {
+        _offsets.Forget(_window);
         ReadOnlySpan<byte> slice = _buffer.AsSpan((int)(_window - _base), (int)(sliceEnd - _window));
-        var sink = new LiveWindowSink(_sink, (long)_window, _dropBefore, stopAt, stopIp);
+        var sink = new LiveWindowSink(_sink, _window, _offsets, _dropBefore, stopAt, stopIp);
         if (_timed) PtTimedFlowSession.Decode(slice, _image, _config, ref sink, sink.Stop);
         else PtFlowSession.Decode(slice, _image, _config, ref sink, sink.Stop);
         stopped = sink.Stopped;

@@ -90,7 +90,7 @@ public sealed class LiveTraceDecoder(ILiveOutput output, LiveDecoderOptions opti
                     int tid = BinaryPrimitives.ReadInt32LittleEndian(a[36..]), cpu = BinaryPrimitives.ReadInt32LittleEndian(a[40..]);
                     AuxtraceRecords++;
                     Setup(reader);
-                    AddAux(reader, StreamOf(idx, tid, cpu), offset, size, behind?.Invoke() ?? false);
+                    AddAux(reader, StreamOf(idx, tid, cpu), offset, size, r.AuxPayloadOffset, behind?.Invoke() ?? false);
                     output.Flush();
                     break;
                 case PerfRecordType.AuxtraceInfo:
@@ -119,7 +119,7 @@ public sealed class LiveTraceDecoder(ILiveOutput output, LiveDecoderOptions opti
         output.Flush();
     }
 
-    private void AddAux(PerfDataReader reader, LiveStreamDecoder? stream, ulong offset, long size, bool behind)
+    private void AddAux(PerfDataReader reader, LiveStreamDecoder? stream, ulong offset, long size, long inputOffset, bool behind)
     {
         if (stream is null)
         {
@@ -136,7 +136,7 @@ public sealed class LiveTraceDecoder(ILiveOutput output, LiveDecoderOptions opti
         {
             int n = reader.ReadAuxPayload(_payload.AsSpan(0, (int)Math.Min(_payload.Length, size - done)));
             if (n == 0) break;   // the input ended inside the payload
-            stream.Append(offset + (ulong)done, _payload.AsSpan(0, n), behind);
+            stream.Append(offset + (ulong)done, _payload.AsSpan(0, n), behind, inputOffset + done);
             done += n;
         }
     }

@@ -10,9 +10,10 @@ namespace DotnetPtrace.Decoders.IntelPt.Live;
 /// the PSB reports as status updates in the window before), and a window stops, once its decoder has read the next
 /// cut's PSB+, at the first block that starts at that PSB's FUP IP: from there the next window speaks. Unlike the
 /// parallel sink it passes on the status updates of the next cut's PSB+ (the sequential decoder reports them, and the
-/// sideband context follows them) and the decoder's time, and it turns window offsets into stream (AUX) offsets.
+/// sideband context follows them) and the decoder's time, and it turns window offsets into input offsets (where the bytes were in the perf.data, as `decode` prints them).
 /// </summary>
-internal struct LiveWindowSink(IPtTimedFlowSink inner, long windowStart, int dropEventsBefore, long stopAt, ulong stopIp) : IPtTimedFlowSink
+internal struct LiveWindowSink(IPtTimedFlowSink inner, ulong windowStart, LiveOffsetMap offsets, int dropEventsBefore, long stopAt, ulong stopIp)
+    : IPtTimedFlowSink
 {
     private bool _atCut;
     public bool Stopped { get; private set; }
@@ -38,14 +39,14 @@ internal struct LiveWindowSink(IPtTimedFlowSink inner, long windowStart, int dro
         if (Stopped) return;
         if (offset >= stopAt) _atCut = true;
         else if (offset < dropEventsBefore) return;
-        inner.OnEvent(ev, windowStart + offset);
+        inner.OnEvent(ev, offsets.InputOffsetOf(windowStart + (ulong)offset));
     }
 
     public void OnError(PtFlowErrorKind kind, long offset, ulong ip, PtFlowError error)
     {
         if (Stopped) return;
         Errors++;
-        inner.OnError(kind, windowStart + offset, ip, error);
+        inner.OnError(kind, offsets.InputOffsetOf(windowStart + (ulong)offset), ip, error);
     }
 
     public readonly void OnEndOfTrace()
