@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using DotnetPtrace.Decoders.Abi;
+using DotnetPtrace.Decoders.IntelPt.Live;
+using DotnetPtrace.Decoders.IntelPt.Sideband;
 using DotnetPtrace.Decoders.PerfData;
 
 namespace DotnetPtrace.Cli.Trace;
@@ -43,6 +45,10 @@ internal sealed class LiveRecordTap : IRecordObserver
     }
 
     public long AuxtraceDropped { get; private set; }
+    private readonly Dictionary<StreamKey, ulong> _ends = [];
+
+    /// <summary>Where a stream's trace ended, counting chunks dropped on the way (read after <see cref="Complete"/>).</summary>
+    public ulong? SentEnd(StreamKey lookup) => _ends.TryGetValue(lookup, out ulong end) ? end : null;
 
     public void OnRecord(in PerfEventHeader header, ReadOnlySpan<byte> record)
     {
@@ -52,6 +58,14 @@ internal sealed class LiveRecordTap : IRecordObserver
             // The observer is shown the record without its payload, but the payload follows it in the same chunk
             // (the writer's record walker checked that it is all there before showing the record).
             long payload = (long)BinaryPrimitives.ReadUInt64LittleEndian(record[8..]);
+            if (record.Length >= 48)
+            {
+                StreamKey key = LiveTraceDecoder.StreamLookupKey(BinaryPrimitives.ReadUInt32LittleEndian(record[32..]),
+                    BinaryPrimitives.ReadInt32LittleEndian(record[36..]), BinaryPrimitives.ReadInt32LittleEndian(record[40..]));
+                ulong end = BinaryPrimitives.ReadUInt64LittleEndian(record[16..]) + (ulong)payload;
+                ref ulong known = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_ends, key, out _);
+                known = Math.Max(known, end);
+            }
             int total = checked(record.Length + (int)payload);
             ReadOnlySpan<byte> whole = MemoryMarshal.CreateReadOnlySpan(ref MemoryMarshal.GetReference(record), total);
             byte[] chunk = LiveChunkChannel.Rent(total);

@@ -42,7 +42,10 @@ internal sealed class SimulatedTraceSource : IDisposable
         public readonly System.Collections.Concurrent.ConcurrentQueue<(ulong End, long Ticks)> Bursts = new();
     }
 
-    public SimulatedTraceSource(string path, long rate, int burst, int auxPages)
+    /// <param name="repeat">Each stream's trace is replayed this many times back to back: a long run out of a short
+    /// recording (a software-PT trace starts with a PSB+ and tracing off, and ends with tracing off, so the copies join
+    /// as the same program running again).</param>
+    public SimulatedTraceSource(string path, long rate, int burst, int auxPages, int repeat = 1)
     {
         _rate = rate;
         _burst = burst;
@@ -66,7 +69,7 @@ internal sealed class SimulatedTraceSource : IDisposable
         int i = 0;
         foreach (TraceStream s in streams)
         {
-            var bytes = new byte[s.Size];
+            var bytes = new byte[s.Size * Math.Max(1, repeat)];
             long at = 0;
             foreach (TraceSegment segment in s.Segments)
                 foreach (AuxtraceBuffer b in segment.Buffers)
@@ -74,6 +77,7 @@ internal sealed class SimulatedTraceSource : IDisposable
                     RandomAccess.Read(file, bytes.AsSpan((int)at, (int)b.Size), b.FileOffset);
                     at += b.Size;
                 }
+            for (int copy = 1; copy < repeat; copy++) bytes.AsSpan(0, (int)s.Size).CopyTo(bytes.AsSpan((int)(copy * s.Size)));
             var producer = new SimulatedAuxProducer(dataPages: 16, auxPages, snapshot: false);
             _replays.Add(new Replay(bytes, producer, i++, s.Key.PerCpu ? -1 : s.Key.Tid, s.Key.PerCpu ? s.Key.Cpu : -1));
         }

@@ -26,6 +26,7 @@ public static class TraceCommand
         var simulate = new Option<string?>("--simulate") { Description = "SIMULATION for tests and benchmarks: replay the Intel PT of a saved perf.data through the simulated AUX producer", HelpName = "FILE", Hidden = true };
         var rate = new Option<string?>("--rate") { Description = "With --simulate: trace bytes per second (e.g. 50M; 0: as fast as possible)", HelpName = "BYTES", Hidden = true };
         var burst = new Option<string?>("--burst") { Description = "With --simulate: bytes the simulated hardware writes at once (default 16K)", HelpName = "BYTES", Hidden = true };
+        var repeat = new Option<int>("--repeat") { Description = "With --simulate: replay each stream's trace N times back to back", HelpName = "N", DefaultValueFactory = _ => 1, Hidden = true };
         Option<string>? output = null;
 
         Command trace = RecordCommand.Create("trace",
@@ -44,6 +45,7 @@ public static class TraceCommand
                     Simulate = r.GetValue(simulate),
                     Rate = r.GetValue(rate) is { } rt ? (long)(Size(rt) ?? 0) : 0,
                     Burst = r.GetValue(burst) is { } b ? (int)Math.Clamp(Size(b) ?? 16384, 1, 64 << 20) : 16 << 10,
+                    Repeat = Math.Max(1, r.GetValue(repeat)),
                     ShowTid = r.GetValue(showTid),
                     Stat = r.GetValue(stat),
                     QueueBytes = r.GetValue(queue) is { } q ? (long)(Size(q) ?? 0) : 64L << 20,
@@ -54,7 +56,7 @@ public static class TraceCommand
             },
             otherSource: r => r.GetValue(input) is not null || r.GetValue(simulate) is not null);
         output = trace.Options.OfType<Option<string>>().First(o => o.Name == "--output");
-        foreach (Option o in new Option[] { format, top, input, showTid, stat, queue, backlog, symfs, simulate, rate, burst }) trace.Options.Add(o);
+        foreach (Option o in new Option[] { format, top, input, showTid, stat, queue, backlog, symfs, simulate, rate, burst, repeat }) trace.Options.Add(o);
 
         format.Validators.Add(r =>
         {

@@ -20,6 +20,8 @@ public sealed record TraceOptions
     public long Rate { get; init; }
     /// <summary>--burst BYTES for --simulate: what the simulated hardware writes at once.</summary>
     public int Burst { get; init; } = 16 << 10;
+    /// <summary>--repeat N for --simulate: each stream's trace replayed N times back to back.</summary>
+    public int Repeat { get; init; } = 1;
     /// <summary>--show-tid: only this thread's flow (as `decode --tid`).</summary>
     public int? ShowTid { get; init; }
     /// <summary>--stat: the pipeline's figures at the end (bytes, skips, latency, memory).</summary>

@@ -3,6 +3,7 @@ using System.Globalization;
 using DotnetPtrace.Cli.Decode;
 using DotnetPtrace.Cli.Record;
 using DotnetPtrace.Decoders.IntelPt.Live;
+using DotnetPtrace.Decoders.IntelPt.Sideband;
 using DotnetPtrace.Decoders.PerfData;
 using DotnetPtrace.Decoders.PerfData.Reading;
 using DotnetPtrace.Native;
@@ -54,7 +55,7 @@ public sealed class TraceRunner(TraceOptions options)
         if (input != "-" && !File.Exists(input)) throw new UsageException($"cannot read {input}: no such file");
         using PerfDataReader reader = PerfDataReader.Open(input);
         if (reader.Error is { } e) throw new UsageException($"{input}: offset 0x{e.Offset:x}: {e.Message}");
-        Decode(reader, null, null, cancellation, out _);
+        Decode(reader, null, null, null, cancellation);
         if (reader.Error is { } late) Console.Error.WriteLine($"dotnet-ptrace trace: {input}: records end at offset 0x{late.Offset:x}: {late.Message}");
         return cancellation.IsCancellationRequested ? ReturnCode.Interrupted : ReturnCode.Ok;
     }
@@ -86,7 +87,7 @@ public sealed class TraceRunner(TraceOptions options)
         {
             LiveObserver = attrs => tap = new LiveRecordTap(channel, attrs),
         };
-        Task<int> decoding = Task.Factory.StartNew(() => DecodeChannel(channel, null, CancellationToken.None),
+        Task<int> decoding = Task.Factory.StartNew(() => DecodeChannel(channel, null, () => tap, CancellationToken.None),
             CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         int status;
         try
@@ -107,7 +108,7 @@ public sealed class TraceRunner(TraceOptions options)
     /// <summary>--simulate: the simulated kernel producer into real ring layouts, drained by the production code.</summary>
     private int RunSimulated(CancellationToken cancellation)
     {
-        using var source = new SimulatedTraceSource(options.Simulate!, options.Rate, options.Burst, auxPages: 1024);
+        using var source = new SimulatedTraceSource(options.Simulate!, options.Rate, options.Burst, auxPages: 1024, options.Repeat);
         string file = options.KeepFile ?? TempFile();
         var channel = new LiveChunkChannel(options.QueueBytes);
         var stream = PerfDataWriter.CreateFile(file);
@@ -115,7 +116,7 @@ public sealed class TraceRunner(TraceOptions options)
         var tap = new LiveRecordTap(channel, source.Attrs);
         source.PostFeatures(channel);
         var background = new BackgroundPerfDataWriter(writer, [tap]);
-        Task<int> decoding = Task.Factory.StartNew(() => DecodeChannel(channel, source, CancellationToken.None),
+        Task<int> decoding = Task.Factory.StartNew(() => DecodeChannel(channel, source, () => tap, CancellationToken.None),
             CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         var clock = Stopwatch.StartNew();
         try
@@ -138,7 +139,7 @@ public sealed class TraceRunner(TraceOptions options)
         return cancellation.IsCancellationRequested ? ReturnCode.Interrupted : ReturnCode.Ok;
     }
 
-    private int DecodeChannel(LiveChunkChannel channel, SimulatedTraceSource? source, CancellationToken cancellation)
+    private int DecodeChannel(LiveChunkChannel channel, SimulatedTraceSource? source, Func<LiveRecordTap?> tap, CancellationToken cancellation)
     {
         using Stream input = channel.OpenReader();
         using PerfDataReader reader = PerfDataReader.Open(input, "(live)");
@@ -148,12 +149,13 @@ public sealed class TraceRunner(TraceOptions options)
             if (e.Offset > 0) Console.Error.WriteLine($"dotnet-ptrace trace: live stream: offset 0x{e.Offset:x}: {e.Message}");
             return ReturnCode.Ok;
         }
-        Decode(reader, channel, source, cancellation, out _);
+        Decode(reader, channel, source, k => tap()?.SentEnd(k), cancellation);
         return ReturnCode.Ok;
     }
 
     /// <summary>The decoding stage: reader to decoder to stdout, and the summary on stderr.</summary>
-    private void Decode(PerfDataReader reader, LiveChunkChannel? channel, SimulatedTraceSource? source, CancellationToken cancellation, out LiveTraceDecoder decoder)
+    private void Decode(PerfDataReader reader, LiveChunkChannel? channel, SimulatedTraceSource? source, Func<StreamKey, ulong?>? sentEnd,
+        CancellationToken cancellation)
     {
         using Stream stdout = Console.OpenStandardOutput();
         using var output = new StreamBufferWriter(stdout);
@@ -161,8 +163,9 @@ public sealed class TraceRunner(TraceOptions options)
         var selection = new Selection(options.ShowTid, null, null);
         var traceOutput = new TraceOutput(output, options.Format, selection, top, options.SymFs);
         bool timed = top is null && options.Format is DecodeFormat.Branches or DecodeFormat.Calls or DecodeFormat.Json;
-        decoder = new LiveTraceDecoder(traceOutput, new LiveDecoderOptions
+        var decoder = new LiveTraceDecoder(traceOutput, new LiveDecoderOptions
         {
+            SentEnd = sentEnd,
             Timed = timed,
             MaxBacklog = options.MaxBacklog,
             SelectStream = k => options.ShowTid is not int t || k.PerCpu || k.Tid == t,

@@ -134,10 +134,10 @@ public sealed class LiveStreamDecoder : IDisposable
             EndSeeking(_cuts[0]);
         }
         else DropCutsBefore(_window);
-        _counts.PeakBacklog = Math.Max(_counts.PeakBacklog, Backlog);
         if (behind) SkipToNewest(LiveSkipReason.Behind);
         else DecodeWindows();
         if (Backlog > MaxBacklog) SkipToNewest(LiveSkipReason.Behind);
+        _counts.PeakBacklog = Math.Max(_counts.PeakBacklog, Backlog);
     }
 
     /// <summary>While looking for a cut point: only the last bytes are kept, where a PSB+ may have been cut short.</summary>
@@ -170,10 +170,22 @@ public sealed class LiveStreamDecoder : IDisposable
         return bytes;
     }
 
-    /// <summary>The stream ended: decodes the rest (or reports it skipped when decoding was looking for a cut).</summary>
-    public void Finish()
+    /// <summary>
+    /// The stream ended: decodes the rest (or reports it skipped when decoding was looking for a cut). When the
+    /// stream is known to have gone on to <paramref name="sentEnd"/> (chunks dropped on the way), that tail is
+    /// reported as not received.
+    /// </summary>
+    public void Finish(ulong? sentEnd = null)
     {
         if (!_started) return;
+        if (sentEnd is ulong end && end > End)
+        {
+            ulong tail = End;
+            FinishPiece();
+            StartSeeking(tail, LiveSkipReason.NotReceived);
+            _base = _window = end;
+            _length = 0;
+        }
         if (_seeking)
         {
             Report(new LiveSkip(Key, _seekFrom, End, _seekReason));

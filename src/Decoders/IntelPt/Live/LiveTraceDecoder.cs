@@ -35,6 +35,11 @@ public sealed record LiveDecoderOptions
     /// <summary>The vDSO of this process (the traced one's is the same when it ran here and no CPUID says otherwise).</summary>
     public byte[]? OwnVdso { get; init; }
     public string? SymFs { get; init; }
+    /// <summary>
+    /// Where each stream's trace really ended (by <see cref="StreamLookupKey"/>), when chunks may have been dropped on
+    /// the way: a tail that never arrived is reported as skipped. Asked once at the end.
+    /// </summary>
+    public Func<StreamKey, ulong?>? SentEnd { get; init; }
 }
 
 /// <summary>
@@ -115,9 +120,14 @@ public sealed class LiveTraceDecoder(ILiveOutput output, LiveDecoderOptions opti
     /// <summary>Decodes what every stream still holds.</summary>
     public void Finish()
     {
-        foreach (LiveStreamDecoder s in _order) s.Finish();
+        foreach (var (lookup, s) in _streams)
+            s?.Finish(options.SentEnd?.Invoke(lookup));
         output.Flush();
     }
+
+    /// <summary>How an AUXTRACE's (idx, tid, cpu) names its stream: per CPU by CPU, per thread by (idx, tid).</summary>
+    public static StreamKey StreamLookupKey(uint idx, int tid, int cpu) =>
+        cpu >= 0 ? new StreamKey(true, cpu, -1, 0) : new StreamKey(false, -1, tid, idx);
 
     private void AddAux(PerfDataReader reader, LiveStreamDecoder? stream, ulong offset, long size, long inputOffset, bool behind)
     {
@@ -193,7 +203,7 @@ public sealed class LiveTraceDecoder(ILiveOutput output, LiveDecoderOptions opti
     private LiveStreamDecoder? StreamOf(uint idx, int tid, int cpu)
     {
         // As PtRecording.Streams: per-thread buffers by (idx, tid), per-CPU ones by CPU (the first tid names it).
-        var lookup = cpu >= 0 ? new StreamKey(true, cpu, -1, 0) : new StreamKey(false, -1, tid, idx);
+        StreamKey lookup = StreamLookupKey(idx, tid, cpu);
         if (_streams.TryGetValue(lookup, out LiveStreamDecoder? known)) return known;
         StreamKey key = cpu >= 0 ? lookup with { Tid = tid } : lookup;
         LiveStreamDecoder? stream = null;
