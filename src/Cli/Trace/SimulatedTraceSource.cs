@@ -30,8 +30,10 @@ internal sealed class SimulatedTraceSource : IDisposable
     private readonly int _burst;
 
     /// <summary>One stream of the saved file and the simulated ring it is replayed into.</summary>
-    private sealed class Replay(byte[] trace, SimulatedAuxProducer producer, int idx, int tid, int cpu)
+    private sealed class Replay(byte[] trace, SimulatedAuxProducer producer, int idx, int tid, int cpu, ulong reference)
     {
+        /// <summary>The AUXTRACE reference of the saved stream's last buffer (perf orders and times buffers by it).</summary>
+        public ulong Reference { get; } = reference;
         public byte[] Trace { get; } = trace;
         public SimulatedAuxProducer Producer { get; } = producer;
         public int Idx { get; } = idx;
@@ -79,7 +81,8 @@ internal sealed class SimulatedTraceSource : IDisposable
                 }
             for (int copy = 1; copy < repeat; copy++) bytes.AsSpan(0, (int)s.Size).CopyTo(bytes.AsSpan((int)(copy * s.Size)));
             var producer = new SimulatedAuxProducer(dataPages: 16, auxPages, snapshot: false);
-            _replays.Add(new Replay(bytes, producer, i++, s.Key.PerCpu ? -1 : s.Key.Tid, s.Key.PerCpu ? s.Key.Cpu : -1));
+            _replays.Add(new Replay(bytes, producer, i++, s.Key.PerCpu ? -1 : s.Key.Tid, s.Key.PerCpu ? s.Key.Cpu : -1,
+                s.Segments[^1].Buffers[^1].Reference));
         }
     }
 
@@ -117,8 +120,10 @@ internal sealed class SimulatedTraceSource : IDisposable
     public void Run(BackgroundPerfDataWriter background, CancellationToken cancellation)
     {
         foreach (var (record, length) in _sideband) background.Post(record.AsSpan(0, length));
-        var sinks = _replays.Select(r => new AuxtraceSink(background, r.Idx, r.Cpu, r.Tid)).ToArray();
-        var data = new WriterRingSink(background, _replays.Sum(r => (long)r.Producer.DataRing.Size));
+        var sinks = _replays.Select(r => new AuxtraceSink(background, r.Idx, r.Cpu, r.Tid) { Reference = () => r.Reference }).ToArray();
+        // The simulated kernel's PERF_RECORD_AUX notes carry no sample_id (the saved file's attrs say they would), so
+        // they are drained, as the kernel needs, but not written.
+        var data = new DiscardingConsumer();
         bool done = false;
         var producer = new Thread(() => { Produce(cancellation); Volatile.Write(ref done, true); }) { Name = "simulated PT producer", IsBackground = true };
         producer.Start();
@@ -132,11 +137,27 @@ internal sealed class SimulatedTraceSource : IDisposable
                 _replays[i].Producer.DataRing.Drain(data);
                 drained += (long)_replays[i].Producer.AuxRing.Drain(sinks[i]).Bytes;
             }
-            data.CompleteRound();
             if (last) break;
             if (drained == 0) Thread.Sleep(1);   // the kernel would wake us at the watermark; 1 ms stands in for it
         }
         producer.Join();
+    }
+
+    private sealed class DiscardingConsumer : IRingConsumer
+    {
+        public void Consume(ReadOnlySpan<byte> first, ReadOnlySpan<byte> second) { }
+    }
+
+    /// <summary>What the file's header says about the machine: the saved file's CPUID (for the errata) and one CPU.</summary>
+    public PerfDataFeatures Features(IReadOnlyList<string> cmdline)
+    {
+        string? cpuId = null;
+        foreach (FeatureData f in _features)
+        {
+            int o = 0;
+            if (f.Feature == HeaderFeature.CpuId && FeatureParsing.TryReadString(f.Payload, ref o, out string s)) cpuId = s;
+        }
+        return new PerfDataFeatures { CpuId = cpuId, NrCpusOnline = 1, NrCpusAvailable = 1, Arch = "x86_64", Cmdline = [.. cmdline] };
     }
 
     /// <summary>The hardware's side: bursts round-robin over the streams, paced so the total follows the rate.</summary>

@@ -126,7 +126,7 @@ public sealed class TraceRunner(TraceOptions options)
         finally
         {
             background.WaitForWriter();
-            background.Finish(new PerfDataFeatures { Cmdline = [.. options.Record.OwnCommandLine] });
+            background.Finish(source.Features(options.Record.OwnCommandLine));
             stream.Dispose();
             tap.Complete();
         }
