@@ -40,6 +40,32 @@ internal sealed class SimulatedTraceSource : IDisposable
         public int Tid { get; } = tid;
         public int Cpu { get; } = cpu;
         public int Position;
+        /// <summary>Where each packet ends: bursts end on packet boundaries, as the hardware's do (the kernel publishes
+        /// aux_head when the PMU stops, after its last whole packet).</summary>
+        public int[] PacketEnds { get; } = FindPacketEnds(trace);
+
+        /// <summary>The length of the next burst from <see cref="Position"/>: at most <paramref name="max"/> bytes
+        /// when a packet ends within them, else up to the next packet end.</summary>
+        public int NextBurst(int max)
+        {
+            int limit = Math.Min(Position + max, Trace.Length);
+            int last = Array.BinarySearch(PacketEnds, limit);
+            if (last < 0) last = ~last - 1;
+            if (last >= 0 && PacketEnds[last] > Position) return PacketEnds[last] - Position;
+            int next = Array.BinarySearch(PacketEnds, Position + 1);
+            next = next < 0 ? ~next : next;
+            return next < PacketEnds.Length ? PacketEnds[next] - Position : Trace.Length - Position;
+        }
+
+        private static int[] FindPacketEnds(byte[] trace)
+        {
+            var ends = new List<int>();
+            var decoder = new Decoders.IntelPt.PtPacketDecoder(trace);
+            if (decoder.SyncForward() == Decoders.IntelPt.PtStatus.Ok)
+                while (decoder.Next(out _) == Decoders.IntelPt.PtStatus.Ok) ends.Add(decoder.Offset);
+            if (ends.Count == 0 || ends[^1] != trace.Length) ends.Add(trace.Length);   // undecodable rest: one piece
+            return [.. ends];
+        }
         /// <summary>(AUX offset just after a burst, when it was captured): read by the decoder thread.</summary>
         public readonly System.Collections.Concurrent.ConcurrentQueue<(ulong End, long Ticks)> Bursts = new();
     }
@@ -181,7 +207,7 @@ internal sealed class SimulatedTraceSource : IDisposable
                     if (wait > 0.002) Thread.Sleep(TimeSpan.FromSeconds(wait));
                     else Thread.SpinWait(200);
                 }
-                int length = Math.Min(_burst, r.Trace.Length - r.Position);
+                int length = r.NextBurst(_burst);
                 r.Producer.Write(r.Trace.AsSpan(r.Position, length));
                 r.Position += length;
                 written += length;

@@ -30,6 +30,12 @@ public sealed class TraceRunner(TraceOptions options)
 {
     private readonly List<long> _latencies = [];
 
+    /// <summary>Where the decoded flow goes (default: standard output); tests decode in-process.</summary>
+    public Stream? Stdout { get; init; }
+    /// <summary>Where the summary and warnings go (default: standard error).</summary>
+    public TextWriter? Stderr { get; init; }
+    private TextWriter Err => Stderr ?? Console.Error;
+
     public async Task<int> RunAsync(CancellationToken cancellation)
     {
         try
@@ -43,9 +49,9 @@ public sealed class TraceRunner(TraceOptions options)
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return Fail(e.Message, ReturnCode.RecordingError); }
     }
 
-    private static int Fail(string message, int code)
+    private int Fail(string message, int code)
     {
-        Console.Error.WriteLine($"dotnet-ptrace trace: {message}");
+        Err.WriteLine($"dotnet-ptrace trace: {message}");
         return code;
     }
 
@@ -56,7 +62,7 @@ public sealed class TraceRunner(TraceOptions options)
         using PerfDataReader reader = PerfDataReader.Open(input);
         if (reader.Error is { } e) throw new UsageException($"{input}: offset 0x{e.Offset:x}: {e.Message}");
         Decode(reader, null, null, null, cancellation);
-        if (reader.Error is { } late) Console.Error.WriteLine($"dotnet-ptrace trace: {input}: records end at offset 0x{late.Offset:x}: {late.Message}");
+        if (reader.Error is { } late) Err.WriteLine($"dotnet-ptrace trace: {input}: records end at offset 0x{late.Offset:x}: {late.Message}");
         return cancellation.IsCancellationRequested ? ReturnCode.Interrupted : ReturnCode.Ok;
     }
 
@@ -133,7 +139,7 @@ public sealed class TraceRunner(TraceOptions options)
         double produceSeconds = clock.Elapsed.TotalSeconds;
         decoding.Wait();
         if (!options.Record.Quiet)
-            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            Err.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"[ dotnet-ptrace trace: SIMULATED AUX producer: {source.BytesCaptured:N0} of {source.TotalBytes:N0} bytes captured in {produceSeconds:F2} s ({source.BytesCaptured / Math.Max(produceSeconds, 1e-9) / 1e6:F1} MB/s), {source.BytesLost:N0} lost in {source.Truncations} truncations; file {(options.KeepFile ?? "(temporary)")} ]"));
         if (options.KeepFile is null) File.Delete(file);
         return cancellation.IsCancellationRequested ? ReturnCode.Interrupted : ReturnCode.Ok;
@@ -146,7 +152,7 @@ public sealed class TraceRunner(TraceOptions options)
         if (reader.Error is { } e)
         {
             // The recording failed before its first record (already reported by it).
-            if (e.Offset > 0) Console.Error.WriteLine($"dotnet-ptrace trace: live stream: offset 0x{e.Offset:x}: {e.Message}");
+            if (e.Offset > 0) Err.WriteLine($"dotnet-ptrace trace: live stream: offset 0x{e.Offset:x}: {e.Message}");
             return ReturnCode.Ok;
         }
         Decode(reader, channel, source, k => tap()?.SentEnd(k), cancellation);
@@ -157,7 +163,7 @@ public sealed class TraceRunner(TraceOptions options)
     private void Decode(PerfDataReader reader, LiveChunkChannel? channel, SimulatedTraceSource? source, Func<StreamKey, ulong?>? sentEnd,
         CancellationToken cancellation)
     {
-        using Stream stdout = Console.OpenStandardOutput();
+        using Stream stdout = Stdout is { } given ? new NonClosingStream(given) : Console.OpenStandardOutput();
         using var output = new StreamBufferWriter(stdout);
         TopTable? top = options.Top ? new TopTable(Console.Out, live: !Console.IsOutputRedirected) : null;
         var selection = new Selection(options.ShowTid, null, null);
@@ -192,18 +198,18 @@ public sealed class TraceRunner(TraceOptions options)
     private void Summary(LiveTraceDecoder decoder, LiveChunkChannel? channel, TraceOutput output, long peakBuffers)
     {
         if (options.Record.Quiet && !options.Stat) return;
-        long received = 0, decoded = 0, skipped = 0, skips = 0, insns = 0, errors = 0, resyncs = 0, peakBacklog = 0;
+        long received = 0, decoded = 0, skipped = 0, skips = 0, insns = 0, errors = 0, resyncs = 0, peakBacklog = 0, windows = 0;
         foreach (LiveStreamDecoder s in decoder.Streams)
         {
             LiveStreamCounts c = s.Counts;
             received += c.Received; decoded += c.Decoded; skipped += c.Skipped; skips += c.Skips;
-            insns += c.Instructions; errors += c.Errors; resyncs += c.Resyncs; peakBacklog = Math.Max(peakBacklog, c.PeakBacklog);
+            insns += c.Instructions; errors += c.Errors; resyncs += c.Resyncs; windows += c.Windows; peakBacklog = Math.Max(peakBacklog, c.PeakBacklog);
         }
-        var w = Console.Error;
+        var w = Err;
         foreach (string p in output.Problems) w.WriteLine($"dotnet-ptrace trace: missing image the trace needed: {p}");
         w.WriteLine(Invariant($"[ dotnet-ptrace trace: {decoder.Streams.Count} stream(s), {decoded + skipped:N0} bytes of trace: {decoded:N0} decoded, {skipped:N0} skipped in {skips} range(s){(skipped > 0 && options.KeepFile is not null ? " (the file keeps them)" : "")}; {insns:N0} instructions, {errors:N0} errors ]"));
         if (!options.Stat) return;
-        w.WriteLine(Invariant($"trace: received {received:N0} bytes of trace, {decoder.IgnoredBytes:N0} in streams not shown, {resyncs} windows resynchronised"));
+        w.WriteLine(Invariant($"trace: received {received:N0} bytes of trace, {decoder.IgnoredBytes:N0} in streams not shown; {windows} windows decoded, {resyncs} resynchronised"));
         if (channel is not null)
             w.WriteLine(Invariant($"trace: queue: peak {channel.PeakQueuedBytes:N0} of {channel.MaxQueuedBytes:N0} bytes, {channel.DroppedBytes:N0} bytes of trace dropped in {channel.DroppedChunks} chunks (decoder behind)"));
         w.WriteLine(Invariant($"trace: decoder buffers: peak {peakBuffers:N0} bytes, largest stream backlog {peakBacklog:N0} bytes; process peak RSS {PeakRssKb():N0} KiB"));
@@ -225,4 +231,20 @@ public sealed class TraceRunner(TraceOptions options)
     private static string TempFile() => Path.Combine(Path.GetTempPath(), $"dotnet-ptrace-trace-{Environment.ProcessId}-{Guid.NewGuid():N}.data");
 
     private static string Invariant(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>A caller's stream that outlives the decode.</summary>
+    private sealed class NonClosingStream(Stream inner) : Stream
+    {
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => inner.Length;
+        public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
+        public override void Flush() => inner.Flush();
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
+        public override void Write(ReadOnlySpan<byte> buffer) => inner.Write(buffer);
+    }
 }
