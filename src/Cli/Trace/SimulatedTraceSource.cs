@@ -97,7 +97,7 @@ internal sealed class SimulatedTraceSource : IDisposable
         int i = 0;
         foreach (TraceStream s in streams)
         {
-            var bytes = new byte[s.Size * Math.Max(1, repeat)];
+            var bytes = new byte[s.Size];
             long at = 0;
             foreach (TraceSegment segment in s.Segments)
                 foreach (AuxtraceBuffer b in segment.Buffers)
@@ -105,11 +105,45 @@ internal sealed class SimulatedTraceSource : IDisposable
                     RandomAccess.Read(file, bytes.AsSpan((int)at, (int)b.Size), b.FileOffset);
                     at += b.Size;
                 }
-            for (int copy = 1; copy < repeat; copy++) bytes.AsSpan(0, (int)s.Size).CopyTo(bytes.AsSpan((int)(copy * s.Size)));
+            if (repeat > 1) bytes = Repeat(bytes, repeat);
             var producer = new SimulatedAuxProducer(dataPages: 16, auxPages, snapshot: false);
             _replays.Add(new Replay(bytes, producer, i++, s.Key.PerCpu ? -1 : s.Key.Tid, s.Key.PerCpu ? s.Key.Cpu : -1,
                 s.Segments[^1].Buffers[^1].Reference));
         }
+    }
+
+    /// <summary>
+    /// The trace <paramref name="count"/> times back to back. A software-PT trace starts with a PSB+ whose FUP says
+    /// tracing is on at the entry point, and ends with tracing off (TIP.PGD at exit_group): each copy after the first
+    /// is preceded by a TIP.PGE to that entry point, so the joined trace is what a program that ran again would give
+    /// (time jumps back at each join; nothing reads it as an error).
+    /// </summary>
+    private static byte[] Repeat(byte[] trace, int count)
+    {
+        byte[] join = [];
+        var decoder = new Decoders.IntelPt.PtPacketDecoder(trace);
+        var lastIp = new Decoders.IntelPt.PtLastIp();
+        if (decoder.SyncForward() == Decoders.IntelPt.PtStatus.Ok)
+            while (decoder.Next(out Decoders.IntelPt.PtPacket p) == Decoders.IntelPt.PtStatus.Ok && p.Kind != Decoders.IntelPt.PtPacketKind.PsbEnd)
+                if (p.Kind == Decoders.IntelPt.PtPacketKind.Fup && lastIp.Update(p) && lastIp.HasIp)
+                {
+                    join = new byte[9];
+                    join[0] = 0xd1;   // TIP.PGE with IPBytes 6: the whole 64-bit IP follows
+                    BinaryPrimitives.WriteUInt64LittleEndian(join.AsSpan(1), lastIp.Ip);
+                }
+        var bytes = new byte[(long)trace.Length * count + (long)join.Length * (count - 1)];
+        int at = 0;
+        for (int copy = 0; copy < count; copy++)
+        {
+            if (copy > 0)
+            {
+                join.CopyTo(bytes, at);
+                at += join.Length;
+            }
+            trace.CopyTo(bytes, at);
+            at += trace.Length;
+        }
+        return bytes;
     }
 
     public long TotalBytes => _replays.Sum(r => (long)r.Trace.Length);

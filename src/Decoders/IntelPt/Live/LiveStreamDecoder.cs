@@ -46,6 +46,7 @@ public sealed class LiveStreamDecoder : IDisposable
     private readonly List<LiveCut> _cuts = [];
     private readonly LiveCutFinder _finder = new();
     private readonly LiveOffsetMap _offsets = new();
+    private readonly PtStopRequest _stop = new();
     private byte[] _buffer = [];
     private ulong _base;           // AUX offset of _buffer[0]
     private int _length;           // bytes held from _base
@@ -272,7 +273,8 @@ public sealed class LiveStreamDecoder : IDisposable
     {
         _offsets.Forget(_window);
         ReadOnlySpan<byte> slice = _buffer.AsSpan((int)(_window - _base), (int)(sliceEnd - _window));
-        var sink = new LiveWindowSink(_sink, _window, _offsets, _dropBefore, stopAt, stopIp);
+        _stop.Requested = false;
+        var sink = new LiveWindowSink(_sink, _window, _offsets, _dropBefore, stopAt, stopIp, _stop);
         if (_timed) PtTimedFlowSession.Decode(slice, _image, _config, ref sink, sink.Stop);
         else PtFlowSession.Decode(slice, _image, _config, ref sink, sink.Stop);
         stopped = sink.Stopped;

@@ -12,14 +12,15 @@ namespace DotnetPtrace.Decoders.IntelPt.Live;
 /// parallel sink it passes on the status updates of the next cut's PSB+ (the sequential decoder reports them, and the
 /// sideband context follows them) and the decoder's time, and it turns window offsets into input offsets (where the bytes were in the perf.data, as `decode` prints them).
 /// </summary>
-internal struct LiveWindowSink(IPtTimedFlowSink inner, ulong windowStart, LiveOffsetMap offsets, int dropEventsBefore, long stopAt, ulong stopIp)
-    : IPtTimedFlowSink
+internal struct LiveWindowSink(IPtTimedFlowSink inner, ulong windowStart, LiveOffsetMap offsets, int dropEventsBefore, long stopAt, ulong stopIp,
+    PtStopRequest stop) : IPtTimedFlowSink
 {
     private bool _atCut;
     public bool Stopped { get; private set; }
     public int Errors { get; private set; }
     public long Instructions { get; private set; }
-    public readonly PtStopRequest Stop = new();
+    /// <summary>Set when the rest belongs to the next window (one per stream, reset for each window).</summary>
+    public readonly PtStopRequest Stop = stop;
 
     public void OnBlock(in PtBlock block)
     {
