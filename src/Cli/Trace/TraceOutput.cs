@@ -40,7 +40,7 @@ internal sealed class TraceOutput(StreamBufferWriter output, DecodeFormat format
         formatter?.Begin(context);
         _streams.Add((formatter, context));
         var sink = new StreamSink(context, formatter, selection, p => { if (_reported.Add(p)) Problems.Add(p.ToString()); });
-        return new TraceStreamSink(sink, formatter, output, format, top, _symbols);
+        return new TraceStreamSink(sink, formatter, output, format, top, _symbols, Flush);
     }
 
     public void Flush()
@@ -60,9 +60,12 @@ internal sealed class TraceOutput(StreamBufferWriter output, DecodeFormat format
 }
 
 /// <summary>One stream's sink: the decode's <see cref="StreamSink"/>, plus the live seams (segments, skips) and --top.</summary>
-internal sealed class TraceStreamSink(StreamSink inner, FlowFormatter? formatter, IBufferWriter<byte> output, DecodeFormat format, TopTable? top, MappingSymbols symbols)
-    : ILiveStreamSink
+internal sealed class TraceStreamSink(StreamSink inner, FlowFormatter? formatter, IBufferWriter<byte> output, DecodeFormat format, TopTable? top, MappingSymbols symbols,
+    Action flush) : ILiveStreamSink
 {
+    /// <summary>Each window's lines go out as soon as it is decoded.</summary>
+    public void Decoded(ulong upTo) => flush();
+
     public void OnBlock(in PtBlock block)
     {
         if (top is not null) top.Count(inner.Context, symbols, block);

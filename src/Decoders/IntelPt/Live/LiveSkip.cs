@@ -30,4 +30,7 @@ public interface ILiveStreamSink : IPtTimedFlowSink
 
     /// <summary>A range of the stream was not decoded; called before the flow after it.</summary>
     void Skipped(in LiveSkip skip);
+
+    /// <summary>A window was decoded: everything before AUX offset <paramref name="upTo"/> is out (a point to flush).</summary>
+    void Decoded(ulong upTo);
 }

@@ -69,6 +69,8 @@ public sealed class LiveStreamDecoder : IDisposable
     }
 
     public StreamKey Key { get; }
+    /// <summary>The most trace one window takes (more when a PSB segment is longer).</summary>
+    public const long MaxWindowBytes = 64 << 10;
     /// <summary>Undecoded bytes beyond which the decoder jumps to the newest cut point.</summary>
     public long MaxBacklog { get; }
     public LiveStreamCounts Counts => _counts;
@@ -205,6 +207,7 @@ public sealed class LiveStreamDecoder : IDisposable
         _counts.Decoded += (long)(End - _window);
         _window = End;
         _cuts.Clear();
+        _sink.Decoded(_window);
     }
 
     private void StartSeeking(ulong from, LiveSkipReason reason)
@@ -234,16 +237,30 @@ public sealed class LiveStreamDecoder : IDisposable
         _sink.Skipped(skip);
     }
 
-    /// <summary>Decodes up to the newest cut point that has a PSB after its PSB+ (so its FUP's block can be seen).</summary>
+    /// <summary>
+    /// Decodes, window by window, up to the newest cut point that has a PSB after its PSB+ (so its FUP's block can be
+    /// seen). A window spans up to <see cref="MaxWindowBytes"/> (at least one PSB segment), and the sink hears of each
+    /// one, so output can go out while a large chunk is still being decoded.
+    /// </summary>
     private void DecodeWindows()
     {
-        ReadOnlySpan<byte> held = _buffer.AsSpan(0, _length);
-        for (int i = _cuts.Count - 1; i >= 0; i--)
+        while (true)
         {
-            LiveCut cut = _cuts[i];
-            if (cut.Psb <= _window) break;
-            int after = PtSync.Forward(held, (int)(cut.PsbEnd - _base));
-            if (after < 0) continue;
+            ReadOnlySpan<byte> held = _buffer.AsSpan(0, _length);
+            int best = -1, after = -1;
+            for (int i = 0; i < _cuts.Count; i++)
+            {
+                LiveCut c = _cuts[i];
+                if (c.Psb <= _window) continue;
+                if (best >= 0 && c.Psb - _window > MaxWindowBytes) break;
+                // A later cut is a PSB after this one; the newest needs one of its own.
+                int next = i + 1 < _cuts.Count ? (int)(_cuts[i + 1].Psb - _base) : PtSync.Forward(held, (int)(c.PsbEnd - _base));
+                if (next < 0) break;
+                best = i;
+                after = next;
+            }
+            if (best < 0) return;
+            LiveCut cut = _cuts[best];
             ulong sliceEnd = _base + (ulong)Math.Min(_length, after + PtSync.PsbSize);
             DecodeWindow(sliceEnd, (long)(cut.Psb - _window), cut.Ip, out bool stopped);
             if (stopped)
@@ -265,7 +282,7 @@ public sealed class LiveStreamDecoder : IDisposable
             }
             DropCutsBefore(_window + 1);
             Compact(_window);
-            return;
+            _sink.Decoded(_window);
         }
     }
 
