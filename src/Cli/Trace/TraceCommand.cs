@@ -56,6 +56,9 @@ public static class TraceCommand
             },
             otherSource: r => r.GetValue(input) is not null || r.GetValue(simulate) is not null);
         output = trace.Options.OfType<Option<string>>().First(o => o.Name == "--output");
+        // `trace` keeps no file unless asked: -o has no default here.
+        output.DefaultValueFactory = null;
+        output.Description = "Also keep the whole recording in this perf.data (an existing one is renamed FILE.old)";
         foreach (Option o in new Option[] { format, top, input, showTid, stat, queue, backlog, symfs, simulate, rate, burst, repeat }) trace.Options.Add(o);
 
         format.Validators.Add(r =>

@@ -7,6 +7,7 @@ using DotnetPtrace.Decoders.IntelPt.Sideband;
 using DotnetPtrace.Decoders.PerfData;
 using DotnetPtrace.Decoders.PerfData.Reading;
 using DotnetPtrace.Native;
+using DotnetPtrace.Native.Events;
 
 namespace DotnetPtrace.Cli.Trace;
 
@@ -43,6 +44,11 @@ public sealed class TraceRunner(TraceOptions options)
             if (options.Simulate is not null) return await Task.Run(() => RunSimulated(cancellation), CancellationToken.None);
             if (options.Input is not null) return await Task.Run(() => RunInput(options.Input, cancellation), CancellationToken.None);
             if (options.Record.SoftPt) return await RunSoftPtAsync(cancellation);
+            // Without Intel PT a recording has nothing to decode: say so and what works instead, before running anything.
+            if (!new PmuCatalog().Names.Contains(IntelPtDefaultConfig.PmuName))
+                throw new UsageException($"trace decodes Intel PT, and {IntelPtAvailability.WhyMissing()}; here `trace --soft-pt -- CMD` does it live after the fact, and `trace -i FILE` reads a recording");
+            if (options.Record.Events.Count > 0 && !options.Record.Events.Any(e => e.StartsWith(IntelPtDefaultConfig.PmuName + "/", StringComparison.Ordinal)))
+                throw new UsageException("trace decodes Intel PT: give -e intel_pt/.../ (or no -e for the default)");
             return await RunRecordingAsync(cancellation);
         }
         catch (UsageException e) { return Fail(e.Message, ReturnCode.UsageError); }

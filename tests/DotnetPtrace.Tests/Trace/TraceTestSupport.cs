@@ -59,7 +59,12 @@ internal static class TraceTestSupport
         return result;
     }
 
-    private static readonly Lazy<string> Directory_ = new(() => Directory.CreateTempSubdirectory("dotnet-ptrace-trace-").FullName);
+    private static readonly Lazy<string> Directory_ = new(() =>
+    {
+        string dir = Directory.CreateTempSubdirectory("dotnet-ptrace-trace-").FullName;
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => { try { Directory.Delete(dir, recursive: true); } catch (IOException) { } };
+        return dir;
+    });
     private static readonly Lazy<string> SavedControlFlow = new(() =>
     {
         string file = Path.Combine(Directory_.Value, "control_flow.data");
