@@ -26,6 +26,7 @@ internal sealed class SimulatedTraceSource : IDisposable
     private readonly List<(byte[] Record, int Length)> _sideband = [];
     private readonly List<FeatureData> _features = [];
     private readonly List<EventAttrEntry> _attrs = [];
+    private static readonly byte[] FinishedRound = RecordBuilder.FinishedRound();
     private readonly long _rate;
     private readonly int _burst;
 
@@ -197,6 +198,8 @@ internal sealed class SimulatedTraceSource : IDisposable
                 _replays[i].Producer.DataRing.Drain(data);
                 drained += (long)_replays[i].Producer.AuxRing.Drain(sinks[i]).Bytes;
             }
+            // The end of a drain pass, as RingPoller marks it (the decoder places the pass's trace after it).
+            if (drained > 0) background.Post(FinishedRound);
             if (last) break;
             if (drained == 0) Thread.Sleep(1);   // the kernel would wake us at the watermark; 1 ms stands in for it
         }

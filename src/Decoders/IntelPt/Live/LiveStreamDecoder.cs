@@ -88,7 +88,9 @@ public sealed class LiveStreamDecoder : IDisposable
     /// nothing and jumps to the newest cut point instead.
     /// </summary>
     /// <param name="inputOffset">Where the chunk's first byte is in the input (-1: unknown), for offsets in the output.</param>
-    public void Append(ulong offset, ReadOnlySpan<byte> data, bool behind = false, long inputOffset = -1)
+    /// <param name="decode">False: only keep the chunk; <see cref="DecodeAvailable"/> decodes it later (once the
+    /// sideband that came with it is in).</param>
+    public void Append(ulong offset, ReadOnlySpan<byte> data, bool behind = false, long inputOffset = -1, bool decode = true)
     {
         if (data.IsEmpty) return;
         if (!_started)
@@ -137,10 +139,21 @@ public sealed class LiveStreamDecoder : IDisposable
             EndSeeking(_cuts[0]);
         }
         else DropCutsBefore(_window);
+        if (decode) DecodeAvailable(behind);
+        else if (Backlog > MaxBacklog) SkipToNewest(LiveSkipReason.Behind);
+        _counts.PeakBacklog = Math.Max(_counts.PeakBacklog, Backlog);
+    }
+
+    /// <summary>
+    /// Decodes every complete window held; when the caller is <paramref name="behind"/>, jumps to the newest cut
+    /// point instead.
+    /// </summary>
+    public void DecodeAvailable(bool behind = false)
+    {
+        if (!_started || _seeking) return;
         if (behind) SkipToNewest(LiveSkipReason.Behind);
         else DecodeWindows();
         if (Backlog > MaxBacklog) SkipToNewest(LiveSkipReason.Behind);
-        _counts.PeakBacklog = Math.Max(_counts.PeakBacklog, Backlog);
     }
 
     /// <summary>While looking for a cut point: only the last bytes are kept, where a PSB+ may have been cut short.</summary>

@@ -61,6 +61,10 @@ public sealed class LiveTraceDecoder(ILiveOutput output, LiveDecoderOptions opti
     private PtRecording? _setup;
     private ImageSource? _images;
     private byte[] _payload = [];
+    /// <summary>Streams given trace since the last FINISHED_ROUND: decoded at the next one.</summary>
+    private readonly List<LiveStreamDecoder> _waiting = [];
+    /// <summary>Trace held for the next round beyond which a stream is decoded anyway (rounds far apart, or none).</summary>
+    private const long MaxWaitingBytes = 4 << 20;
 
     public IReadOnlyList<LiveStreamDecoder> Streams => _order;
     public SidebandModel Sideband => _sideband.Model;
@@ -95,8 +99,11 @@ public sealed class LiveTraceDecoder(ILiveOutput output, LiveDecoderOptions opti
                     int tid = BinaryPrimitives.ReadInt32LittleEndian(a[36..]), cpu = BinaryPrimitives.ReadInt32LittleEndian(a[40..]);
                     AuxtraceRecords++;
                     Setup(reader);
-                    AddAux(reader, StreamOf(idx, tid, cpu), offset, size, r.AuxPayloadOffset, behind?.Invoke() ?? false);
-                    output.Flush();
+                    AddAux(reader, StreamOf(idx, tid, cpu), offset, size, r.AuxPayloadOffset);
+                    break;
+                case PerfRecordType.FinishedRound:
+                    // Every record drained before this point is in: the trace that came with them can be placed.
+                    DecodeWaiting(behind?.Invoke() ?? false);
                     break;
                 case PerfRecordType.AuxtraceInfo:
                     _info ??= IntelPtAuxtraceInfo.TryParse(r.Bytes);
@@ -120,6 +127,7 @@ public sealed class LiveTraceDecoder(ILiveOutput output, LiveDecoderOptions opti
     /// <summary>Decodes what every stream still holds.</summary>
     public void Finish()
     {
+        DecodeWaiting(false);
         foreach (var (lookup, s) in _streams)
             s?.Finish(options.SentEnd?.Invoke(lookup));
         output.Flush();
@@ -129,7 +137,20 @@ public sealed class LiveTraceDecoder(ILiveOutput output, LiveDecoderOptions opti
     public static StreamKey StreamLookupKey(uint idx, int tid, int cpu) =>
         cpu >= 0 ? new StreamKey(true, cpu, -1, 0) : new StreamKey(false, -1, tid, idx);
 
-    private void AddAux(PerfDataReader reader, LiveStreamDecoder? stream, ulong offset, long size, long inputOffset, bool behind)
+    private void DecodeWaiting(bool behind)
+    {
+        if (_waiting.Count == 0) return;
+        foreach (LiveStreamDecoder s in _waiting) s.DecodeAvailable(behind);
+        _waiting.Clear();
+        output.Flush();
+    }
+
+    /// <summary>
+    /// Keeps an AUXTRACE payload in its stream, to be decoded at the next FINISHED_ROUND: a drain pass writes its AUX
+    /// bytes before the sideband records of the same pass (the MMAP2 of an exec, say), and the round marker comes
+    /// after both.
+    /// </summary>
+    private void AddAux(PerfDataReader reader, LiveStreamDecoder? stream, ulong offset, long size, long inputOffset)
     {
         if (stream is null)
         {
@@ -146,8 +167,14 @@ public sealed class LiveTraceDecoder(ILiveOutput output, LiveDecoderOptions opti
         {
             int n = reader.ReadAuxPayload(_payload.AsSpan(0, (int)Math.Min(_payload.Length, size - done)));
             if (n == 0) break;   // the input ended inside the payload
-            stream.Append(offset + (ulong)done, _payload.AsSpan(0, n), behind, inputOffset + done);
+            stream.Append(offset + (ulong)done, _payload.AsSpan(0, n), inputOffset: inputOffset + done, decode: false);
             done += n;
+        }
+        if (!_waiting.Contains(stream)) _waiting.Add(stream);
+        if (stream.Backlog > MaxWaitingBytes)
+        {
+            stream.DecodeAvailable();
+            output.Flush();
         }
     }
 
