@@ -219,6 +219,7 @@ public sealed class TraceRunner(TraceOptions options)
         if (channel is not null)
             w.WriteLine(Invariant($"trace: queue: peak {channel.PeakQueuedBytes:N0} of {channel.MaxQueuedBytes:N0} bytes, {channel.DroppedBytes:N0} bytes of trace dropped in {channel.DroppedChunks} chunks (decoder behind)"));
         w.WriteLine(Invariant($"trace: decoder buffers: peak {peakBuffers:N0} bytes, largest stream backlog {peakBacklog:N0} bytes; process peak RSS {PeakRssKb():N0} KiB"));
+        w.WriteLine(Invariant($"trace: GC: {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)} collections (gen 0/1/2), {GC.GetTotalPauseDuration().TotalMilliseconds:F0} ms paused, {GC.GetTotalAllocatedBytes() / (1024.0 * 1024.0):F1} MiB allocated in all"));
         if (_latencies.Count > 0)
         {
             _latencies.Sort();
