@@ -23,12 +23,12 @@ public sealed partial class InterruptTests(ITestOutputHelper output) : IDisposab
     {
         if (TraceTestSupport.MissingPrerequisite() is { } missing) { output.WriteLine($"skipped: {missing}"); return; }
         string kept = Path.Combine(_dir, "interrupted.data");
-        // About 5 s of replay at 2 KB/s in 256-byte bursts: it is interrupted half way.
-        using Process trace = Tool.Start(["trace", "--simulate", TraceTestSupport.ControlFlowRecording, "--rate", "2K", "--burst", "256",
+        // The recording's few KB (4.7 KB today) replayed at 1 KB/s in 128-byte bursts: seconds, interrupted after 2.
+        using Process trace = Tool.Start(["trace", "--simulate", TraceTestSupport.ControlFlowRecording, "--rate", "1K", "--burst", "128",
             "-o", kept, "--format", "calls"]);
         var stdout = trace.StandardOutput.ReadToEndAsync();
         var stderr = trace.StandardError.ReadToEndAsync();
-        await Task.Delay(2500);
+        await Task.Delay(2000);
         Assert.False(trace.HasExited, "trace ended before it could be interrupted");
         Assert.Equal(0, Kill(trace.Id, 2));
         using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30))) await trace.WaitForExitAsync(timeout.Token);
@@ -40,6 +40,13 @@ public sealed partial class InterruptTests(ITestOutputHelper output) : IDisposab
         Assert.True(text.Length > 0, "nothing was printed before the interrupt");
         Assert.EndsWith("\n", text);
         Assert.Contains("[ dotnet-ptrace trace:", errText);
+        // Interrupted: the producer did not get to the end of the recording.
+        int total = Assert.Single(TraceTestSupport.Streams(TraceTestSupport.ControlFlowRecording)).Bytes.Length;
+        var produced = System.Text.RegularExpressions.Regex.Match(errText, @"SIMULATED AUX producer: ([\d,]+) of ([\d,]+) bytes");
+        Assert.True(produced.Success, errText);
+        Assert.Equal(total, int.Parse(produced.Groups[2].Value, System.Globalization.NumberStyles.AllowThousands, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.True(int.Parse(produced.Groups[1].Value, System.Globalization.NumberStyles.AllowThousands, System.Globalization.CultureInfo.InvariantCulture) < total,
+            "the whole recording was replayed before the interrupt");
 
         var script = Perf.Run("script", "-i", kept, "--itrace=i0ns", "-F", "ip");
         Perf.AssertClean(script, allowLost: false);
