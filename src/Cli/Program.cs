@@ -12,6 +12,7 @@ var root = new RootCommand("dotnet-ptrace: record and decode Linux perf events a
     ScriptCommand.Create(),
     ReportCommand.Create(),
     DotnetPtrace.Cli.Decode.DecodeCommand.Create(),
+    DotnetPtrace.Cli.Trace.TraceCommand.Create(),
 };
 
 using var signals = new TerminationSignals();

@@ -11,7 +11,14 @@ namespace DotnetPtrace.Cli.Record;
 /// </summary>
 public static class RecordCommand
 {
-    public static Command Create()
+    public static Command Create() => Create("record", "Record events of a command, processes, threads or the whole system into a perf.data file");
+
+    /// <summary>
+    /// The record options on a command of another name (`trace` shares them): <paramref name="run"/> replaces the
+    /// action, and <paramref name="otherSource"/> says when the command has something to read instead of a target.
+    /// </summary>
+    internal static Command Create(string name, string description,
+        Func<ParseResult, RecordOptions, CancellationToken, Task<int>>? run = null, Func<CommandResult, bool>? otherSource = null)
     {
         var events = new Option<string[]>("--event", "-e")
         {
@@ -56,7 +63,7 @@ public static class RecordCommand
             CaptureRemainingTokens = true,
         };
 
-        var record = new Command("record", "Record events of a command, processes, threads or the whole system into a perf.data file")
+        var record = new Command(name, description)
         {
             events, output, freq, count, callGraph, mmapPages, pid, tid, all, cpus, duration, verbose, quiet, softPt, groundTruth,
             snapshot, perThread, filter, dotnetJit, delay, command,
@@ -67,7 +74,7 @@ public static class RecordCommand
             int targets = (r.GetValue(command) is { Length: > 0 } ? 1 : 0) + (r.GetValue(pid) is not null ? 1 : 0)
                           + (r.GetValue(tid) is not null ? 1 : 0) + (r.GetValue(all) ? 1 : 0);
             if (targets > 1) r.AddError("give one target: a command, -p PID, -t TID or -a");
-            if (targets == 0 && r.GetValue(cpus) is null) r.AddError("nothing to record: give a command (after --), -p PID, -t TID or -a");
+            if (targets == 0 && r.GetValue(cpus) is null && otherSource?.Invoke(r) != true) r.AddError("nothing to record: give a command (after --), -p PID, -t TID or -a");
             if (r.GetValue(freq) is not null && r.GetValue(count) is not null) r.AddError("-F and -c are exclusive: sample by frequency or by period");
             if (r.GetValue(softPt) && r.GetValue(command) is not { Length: > 0 }) r.AddError("--soft-pt traces a command it launches: give one after -- (it cannot attach with -p, -t or -a)");
             if (r.GetValue(groundTruth) is not null && !r.GetValue(softPt)) r.AddError("--ground-truth needs --soft-pt");
@@ -121,6 +128,7 @@ public static class RecordCommand
                 Delay = r.GetValue(delay) is int ms ? TimeSpan.FromMilliseconds(ms) : null,
                 OwnCommandLine = ["dotnet-ptrace", .. r.Tokens.Select(t => t.Value)],
             };
+            if (run is not null) return run(r, options, ct);
             return options.SoftPt ? new SoftPtRecordRunner(options).RunAsync(ct) : new RecordRunner(options).RunAsync(ct);
         });
         return record;

@@ -17,6 +17,9 @@ namespace DotnetPtrace.Cli.Record;
 /// </summary>
 public sealed class RecordRunner(RecordOptions options)
 {
+    /// <summary>`trace`: one more observer of every record written (it takes the attrs), fed on the writer's thread.</summary>
+    public Func<IReadOnlyList<EventAttrEntry>, IRecordObserver>? LiveObserver { get; init; }
+
     private static readonly TimeSpan FlushInterval = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan ChildGrace = TimeSpan.FromSeconds(3);
     private byte[]? _tracingData;
@@ -141,7 +144,7 @@ public sealed class RecordRunner(RecordOptions options)
             }
             writer = new PerfDataWriter(file, attrs);
         }
-        var background = new BackgroundPerfDataWriter(writer, [statistics, buildIds]);
+        var background = new BackgroundPerfDataWriter(writer, LiveObserver is { } live ? [statistics, buildIds, live(attrs)] : [statistics, buildIds]);
         StopReason stop;
         int? childStatus = null;
         string? snapshotSummary = null;

@@ -14,9 +14,10 @@ public interface IPtTimedFlowSink : IPtFlowSink
 /// </summary>
 public static class PtTimedFlowSession
 {
-    public static PtFlowSummary Decode<TSink>(ReadOnlySpan<byte> trace, PtImage image, PtFlowConfig config, ref TSink sink)
+    public static PtFlowSummary Decode<TSink>(ReadOnlySpan<byte> trace, PtImage image, PtFlowConfig config, ref TSink sink,
+        PtStopRequest? stop = null)
         where TSink : IPtTimedFlowSink =>
-        PtFlowSession.Run(trace, image, config, ref sink, new TimedBlocks<TSink> { LastTime = ulong.MaxValue });
+        PtFlowSession.Run(trace, image, config, ref sink, new TimedBlocks<TSink> { LastTime = ulong.MaxValue }, stop);
 
     /// <summary>One block at a time, each preceded by the decoder's time when it changed.</summary>
     private struct TimedBlocks<TSink> : PtFlowSession.IBlockStep<TSink> where TSink : IPtTimedFlowSink

@@ -346,6 +346,26 @@ public sealed class PerfDataReader : IDisposable
     private readonly List<byte> _pipeBuildIds = [];
     private long _firstPipeBuildId;
 
+    /// <summary>
+    /// Reads the AUX payload of the AUXTRACE record <see cref="TryRead"/> just returned (instead of skipping it), for
+    /// readers of a pipe that cannot go back for it: up to <paramref name="destination"/>'s length, fewer when the
+    /// input ends; what is not read is skipped by the next <see cref="TryRead"/>. The returned record's bytes are no
+    /// longer valid afterwards.
+    /// </summary>
+    public int ReadAuxPayload(Span<byte> destination)
+    {
+        int total = 0;
+        while (_pendingSkip > 0 && total < destination.Length && _window.Ensure(1))
+        {
+            int n = (int)Math.Min(Math.Min(_window.AvailableCount, _pendingSkip), destination.Length - total);
+            _window.Available[..n].CopyTo(destination[total..]);
+            _window.Consume(n);
+            _pendingSkip -= n;
+            total += n;
+        }
+        return total;
+    }
+
     private PerfEventHeader ReadHeader(ReadOnlySpan<byte> bytes)
     {
         if (!_swap) return PerfEventHeader.Read(bytes);
