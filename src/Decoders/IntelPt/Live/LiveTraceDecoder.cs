@@ -182,26 +182,7 @@ public sealed class LiveTraceDecoder(ILiveOutput output, LiveDecoderOptions opti
     private void Setup(PerfDataReader reader)
     {
         if (_setup is not null) return;
-        ulong config = 0;
-        bool configKnown = false;
-        if (_info is not null)
-            foreach (EventAttrInfo attr in reader.Attrs.Attrs)
-                if (attr.Attr.Type == _info.PmuType) { config = attr.Attr.Config; configKnown = true; break; }
-        string? cpuId = null;
-        var buildIds = new Dictionary<string, byte[]>(StringComparer.Ordinal);
-        List<CapturedCode> captured = [];
-        foreach (FeatureData f in reader.Features)
-        {
-            if (f.Feature == HeaderFeature.CpuId)
-            {
-                int o = 0;
-                if (FeatureParsing.TryReadString(f.Payload, ref o, out string s)) cpuId = s;
-            }
-            else if (f.Feature == HeaderFeature.BuildId && BuildIdTable.TryParse(f.Payload, out BuildIdTable? table, out _))
-                foreach (PerfData.Features.BuildIdEntry e in table.Entries) buildIds.TryAdd(e.FileName, e.BuildId);
-            else if ((int)f.Feature == CapturedCode.FeatureBit && CapturedCode.TryDecode(f.Payload, out _) is { } list)
-                captured = list;
-        }
+        HeaderFacts facts = HeaderFacts.Read(reader, _info, warnings: null);
         PerfTimeConversion conversion = _info is null ? PerfTimeConversion.None : PerfTimeConversion.From(_info);
         if (conversion.Valid && _shortCounter) conversion = conversion.WithShortCounter(_timeCycles, _timeMask);
         _setup = new PtRecording
@@ -209,14 +190,15 @@ public sealed class LiveTraceDecoder(ILiveOutput output, LiveDecoderOptions opti
             Sideband = _sideband.Model,
             Buffers = [],
             AuxtraceInfo = _info,
-            IntelPtConfig = config,
-            IntelPtConfigKnown = configKnown,
+            IntelPtConfig = facts.IntelPtConfig,
+            IntelPtConfigKnown = facts.IntelPtConfigKnown,
             Conversion = conversion,
-            CpuId = cpuId,
-            BuildIds = buildIds,
-            CapturedCode = captured,
+            CpuId = facts.CpuId,
+            BuildIds = facts.BuildIds,
+            CapturedCode = facts.CapturedCode,
         };
-        _images = new ImageSource(buildIds, captured, options.OwnVdso, options.SymFs);
+        // JIT code from the jitdump of each process, as decode has it (found through the MMAP of jit-PID.dump).
+        _images = new ImageSource(facts.BuildIds, facts.CapturedCode, options.OwnVdso, options.SymFs) { Jit = Jit.JitCodeSource.ForRecording(_sideband.Model) };
     }
 
     private PtFlowConfig FlowConfig()

@@ -205,6 +205,37 @@ public sealed class PtRecording
         if (sideband.DamagedRecords > 0) warnings.Add($"{sideband.DamagedRecords} sideband record(s) too short for their type were skipped");
         foreach (ReadError w in reader.Warnings) warnings.Add($"0x{w.Offset:x}: {w.Message}");
 
+        HeaderFacts facts = HeaderFacts.Read(reader, info, warnings);
+        PerfTimeConversion conversion = info is null ? PerfTimeConversion.None : PerfTimeConversion.From(info);
+        if (conversion.Valid && shortCounter) conversion = conversion.WithShortCounter(cycles, mask);
+        return new PtRecording
+        {
+            Sideband = sideband.Model,
+            Buffers = buffers,
+            AuxtraceInfo = info,
+            IntelPtConfig = facts.IntelPtConfig,
+            IntelPtConfigKnown = facts.IntelPtConfigKnown,
+            Conversion = conversion,
+            CpuId = facts.CpuId,
+            BuildIds = facts.BuildIds,
+            CapturedCode = facts.CapturedCode,
+            ReadError = reader.Error,
+            Warnings = warnings,
+        };
+    }
+
+    private static ulong U64(ReadOnlySpan<byte> b, int o) => BinaryPrimitives.ReadUInt64LittleEndian(b[o..]);
+}
+
+/// <summary>
+/// What decoding needs from a recording besides its records: the intel_pt event's config (from the attrs), the CPU
+/// (CPUID feature), the build-ids, and the code --soft-pt captured (feature <see cref="CapturedCode.FeatureBit"/>).
+/// </summary>
+public sealed record HeaderFacts(ulong IntelPtConfig, bool IntelPtConfigKnown, string? CpuId, Dictionary<string, byte[]> BuildIds, List<CapturedCode> CapturedCode)
+{
+    /// <summary>Reads the facts from the attrs and features <paramref name="reader"/> has seen; damage is added to <paramref name="warnings"/>.</summary>
+    public static HeaderFacts Read(PerfDataReader reader, IntelPtAuxtraceInfo? info, List<string>? warnings)
+    {
         ulong config = 0;
         bool configKnown = false;
         if (info is not null)
@@ -229,27 +260,9 @@ public sealed class PtRecording
             else if ((int)f.Feature == PerfData.CapturedCode.FeatureBit)
             {
                 if (PerfData.CapturedCode.TryDecode(f.Payload, out string? error) is { } list) captured = list;
-                else warnings.Add($"0x{f.Offset:x}: {error}");
+                else warnings?.Add($"0x{f.Offset:x}: {error}");
             }
         }
-
-        PerfTimeConversion conversion = info is null ? PerfTimeConversion.None : PerfTimeConversion.From(info);
-        if (conversion.Valid && shortCounter) conversion = conversion.WithShortCounter(cycles, mask);
-        return new PtRecording
-        {
-            Sideband = sideband.Model,
-            Buffers = buffers,
-            AuxtraceInfo = info,
-            IntelPtConfig = config,
-            IntelPtConfigKnown = configKnown,
-            Conversion = conversion,
-            CpuId = cpuId,
-            BuildIds = buildIds,
-            CapturedCode = captured,
-            ReadError = reader.Error,
-            Warnings = warnings,
-        };
+        return new HeaderFacts(config, configKnown, cpuId, buildIds, captured);
     }
-
-    private static ulong U64(ReadOnlySpan<byte> b, int o) => BinaryPrimitives.ReadUInt64LittleEndian(b[o..]);
 }
