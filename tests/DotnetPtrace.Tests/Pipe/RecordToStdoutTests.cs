@@ -134,8 +134,9 @@ public sealed partial class RecordToStdoutTests(ITestOutputHelper log) : IDispos
             .ToList();
     }
 
+    /// <summary>"BUILD-ID PATH" lines of perf buildid-list (anything else perf prints, such as a warning, is not one).</summary>
     private static List<string> BuildIdLines(string text) =>
-        [.. text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Trim()).Order()];
+        [.. text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Trim()).Where(l => Regex.IsMatch(l, "^[0-9a-f]{2,} \\S")).Order()];
 
     private static string ReadElfBuildId(string binary)
     {
