@@ -17,9 +17,27 @@ public static class SoftPtTracer
     /// the tracees are then killed and what was recorded is returned, marked Truncated). Throws
     /// <see cref="CommandNotFoundException"/> when the command cannot run, <see cref="PerfException"/> when ptrace is refused.
     /// </summary>
-    public static ExecutionRecording Run(IReadOnlyList<string> command, SoftPtTracerOptions? options = null, CancellationToken cancellationToken = default)
+    public static ExecutionRecording Run(IReadOnlyList<string> command, SoftPtTracerOptions? options = null, CancellationToken cancellationToken = default) =>
+        RunOnTracerThread(Prepare(command, options, cancellationToken));
+
+    /// <summary>
+    /// Seizes every thread of the running processes <paramref name="pids"/> (and follows the threads and children they
+    /// create) and single-steps them until they end, <see cref="SoftPtTracerOptions.Duration"/> passes, the token is
+    /// cancelled or <see cref="SoftPtTracerOptions.MaxSteps"/> is reached; then every thread is detached and the
+    /// processes carry on untraced (nothing is killed, no signal is lost or added). The launch options (environment,
+    /// redirections, <see cref="SoftPtTracerOptions.StartDelay"/>) do not apply. Throws <see cref="PerfException"/> when
+    /// a process cannot be attached to (gone, a zombie, traced by another tracer, not permitted); what was seized
+    /// before is detached again.
+    /// </summary>
+    public static ExecutionRecording Attach(IReadOnlyList<int> pids, SoftPtTracerOptions? options = null, CancellationToken cancellationToken = default)
     {
-        var session = Prepare(command, options, cancellationToken);
+        Ptrace.EnsureSupported();
+        if (pids.Count == 0) throw new ArgumentException("no process to attach to", nameof(pids));
+        return RunOnTracerThread(new StepSession(null, [], pids, options ?? new SoftPtTracerOptions(), cancellationToken));
+    }
+
+    private static ExecutionRecording RunOnTracerThread(StepSession session)
+    {
         ExecutionRecording? result = null;
         ExceptionDispatchInfo? error = null;
         var thread = new Thread(() =>
@@ -52,6 +70,6 @@ public static class SoftPtTracer
         Ptrace.EnsureSupported();
         if (command.Count == 0) throw new ArgumentException("empty command", nameof(command));
         string path = CommandResolver.Resolve(command[0]);
-        return new StepSession(path, command, options ?? new SoftPtTracerOptions(), cancellationToken);
+        return new StepSession(path, command, null, options ?? new SoftPtTracerOptions(), cancellationToken);
     }
 }
