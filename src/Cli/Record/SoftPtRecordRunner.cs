@@ -125,9 +125,13 @@ public sealed class SoftPtRecordRunner(RecordOptions options)
         if (attaching)
         {
             if (!options.Quiet)
-                Console.Error.WriteLine(recording.Truncated
-                    ? $"[ dotnet-ptrace record: detached from {PidList(options.Pids)}: it carries on untraced ]"
-                    : $"[ dotnet-ptrace record: {PidList(options.Pids)} ended while traced ]");
+                foreach (int pid in options.Pids)
+                    Console.Error.WriteLine(ThreadStatus.Read(pid) switch
+                    {
+                        null or { State: 'Z' or 'X' } => $"[ dotnet-ptrace record: pid {pid} ended while traced ]",
+                        { State: 'T' } => $"[ dotnet-ptrace record: detached from pid {pid}: it is stopped (job control), as it was asked to be ]",
+                        _ => $"[ dotnet-ptrace record: detached from pid {pid}: it carries on untraced ]",
+                    });
             return ReturnCode.Ok;
         }
         if (recording.Truncated)

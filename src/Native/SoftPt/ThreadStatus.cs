@@ -39,10 +39,16 @@ public readonly record struct ThreadStatus(char State, int TracerPid, ulong Pend
         if (status.State is 'Z' or 'X') return "the process has exited (a zombie its parent has not reaped): nothing runs to trace";
         if (status.TracerPid != 0)
         {
+            // TracerPid is the tracing thread; name its process (gdb, strace, another dotnet-ptrace).
+            int tracer = status.TracerPid;
             string comm = "";
-            try { comm = File.ReadAllText($"/proc/{status.TracerPid.ToString(CultureInfo.InvariantCulture)}/comm").Trim(); }
+            try
+            {
+                tracer = ProcFs.ProcessOf(tracer);
+                comm = File.ReadAllText($"/proc/{tracer.ToString(CultureInfo.InvariantCulture)}/comm").Trim();
+            }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
-            return $"it is already traced by pid {status.TracerPid}{(comm.Length > 0 ? $" ({comm})" : "")}, and a process has one tracer at a time: detach that one first";
+            return $"it is already traced by pid {tracer}{(comm.Length > 0 ? $" ({comm})" : "")}, and a process has one tracer at a time: detach that one first";
         }
         return null;
     }
