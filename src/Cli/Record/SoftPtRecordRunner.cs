@@ -128,7 +128,8 @@ public sealed class SoftPtRecordRunner(RecordOptions options)
                 foreach (int pid in options.Pids)
                     Console.Error.WriteLine(ThreadStatus.Read(pid) switch
                     {
-                        null or { State: 'Z' or 'X' } => $"[ dotnet-ptrace record: pid {pid} ended while traced ]",
+                        null => $"[ dotnet-ptrace record: pid {pid} ended while traced ]",
+                        _ when ThreadStatus.IsZombieProcess(pid) => $"[ dotnet-ptrace record: pid {pid} ended while traced ]",
                         { State: 'T' } => $"[ dotnet-ptrace record: detached from pid {pid}: it is stopped (job control), as it was asked to be ]",
                         _ => $"[ dotnet-ptrace record: detached from pid {pid}: it carries on untraced ]",
                     });
@@ -167,7 +168,7 @@ public sealed class SoftPtRecordRunner(RecordOptions options)
         {
             if (pid == Environment.ProcessId) throw new UsageException($"-p {pid}: that is dotnet-ptrace itself");
             if (ThreadStatus.Read(pid) is not { } status || ProcFs.Threads(pid).Count == 0) throw new UsageException($"-p {pid}: no such process");
-            if (status.State is 'Z' or 'X') throw new UsageException($"-p {pid}: the process has exited (a zombie its parent has not reaped): nothing runs to trace");
+            if (status.State is 'Z' or 'X' && ThreadStatus.IsZombieProcess(pid)) throw new UsageException($"-p {pid}: the process has exited (a zombie its parent has not reaped): nothing runs to trace");
             int tgid = ProcFs.ProcessOf(pid);
             if (tgid != pid) throw new UsageException($"-p {pid}: that is a thread of process {tgid}: give -p {tgid}");
         }

@@ -5,7 +5,8 @@ namespace DotnetPtrace.Native.SoftPt;
 
 /// <summary>
 /// Software Intel PT, ground-truth half: runs a command under ptrace and single-steps every user-mode instruction
-/// of every thread and child process from its execve on, recording what ran (<see cref="ExecutionRecording"/>).
+/// of every thread and child process from its execve on (or, with <see cref="Attach"/>, of running processes from where
+/// they are until they are detached), recording what ran (<see cref="ExecutionRecording"/>).
 /// All ptrace calls happen on one dedicated thread, the one that seized the command (ptrace binds tracees to a
 /// tracer thread). It waits only for the tids it traces, never waitpid(-1), so exit statuses of other children of
 /// this process (System.Diagnostics.Process ones) are left alone.

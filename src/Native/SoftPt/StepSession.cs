@@ -202,7 +202,7 @@ internal sealed class StepSession(string? path, IReadOnlyList<string> command, I
     {
         _time++;
         var seized = SeizeAllThreads(_mainPid, out var failure);
-        AddSeized(_mainPid, seized);
+        AddSeized(_mainPid, seized, announce: failure is null);
         if (failure is not null) throw failure;
     }
 
@@ -226,7 +226,7 @@ internal sealed class StepSession(string? path, IReadOnlyList<string> command, I
         foreach (int pid in pids)
         {
             var seized = SeizeAllThreads(pid, out var failure);
-            if (seized.Count > 0) AddSeized(pid, seized);
+            if (seized.Count > 0) AddSeized(pid, seized, announce: failure is null);
             if (failure is not null) throw failure;   // Trace() detaches what was seized
             counts.Add((pid, seized.Count));
         }
@@ -255,7 +255,8 @@ internal sealed class StepSession(string? path, IReadOnlyList<string> command, I
                 catch (PerfException e) when (e.Errno == Ptrace.ESRCH) { continue; }
                 catch (PerfException e) when (e.Errno == 1 /* EPERM */)
                 {
-                    if (ThreadStatus.Read(tid) is { TracerPid: var tracer } && tracer == Environment.ProcessId) continue;
+                    // Ours already (a clone we are told of), or a thread that has exited (a main thread after pthread_exit).
+                    if (ThreadStatus.Read(tid) is { TracerPid: var tracer, State: var state } && (tracer == Environment.ProcessId || state is 'Z' or 'X')) continue;
                     failure = ThreadStatus.AttachProblem(pid) is { } why ? new PerfException($"cannot attach to pid {pid}: {why}", e.Errno) : e;
                     break;
                 }
@@ -265,7 +266,8 @@ internal sealed class StepSession(string? path, IReadOnlyList<string> command, I
                 added = true;
             }
         }
-        if (failure is null && !seized.Contains(pid))
+        // Attached, a main thread that exited while the others run on is left out; a launched command's must be there.
+        if (failure is null && (Attaching ? seized.Count == 0 : !seized.Contains(pid)))
             failure = new PerfException($"cannot attach to pid {pid}: {ThreadStatus.AttachProblem(pid) ?? "its main thread is gone"}", Ptrace.ESRCH);
         return seized;
     }
@@ -275,11 +277,13 @@ internal sealed class StepSession(string? path, IReadOnlyList<string> command, I
     /// exec (COMM) of the process, its executable mappings (captured from memory, as after an exec), and a fork for
     /// each thread other than the main one.
     /// </summary>
-    private void AddSeized(int pid, List<int> seized)
+    private void AddSeized(int pid, List<int> seized, bool announce)
     {
-        var space = NewAddressSpace(pid);
-        var process = AddProcess(new TracedProcess(pid, space, new TraceeMemory(pid)));
         if (seized.Remove(pid)) seized.Insert(0, pid);
+        // The main thread unless it has exited (pthread_exit): a zombie has no memory left to read through.
+        int first = seized[0];
+        var space = NewAddressSpace(pid);
+        var process = AddProcess(new TracedProcess(pid, space, new TraceeMemory(first)));
         foreach (int tid in seized)
         {
             var t = AddThread(tid, process, ThreadRunState.InFlight);
@@ -287,11 +291,11 @@ internal sealed class StepSession(string? path, IReadOnlyList<string> command, I
             t.AttachedWhileRunning = true;
             t.StopTime = _time;
         }
-        if (!seized.Contains(pid)) return;   // failed: only detached again
-        AnnounceExec(process, pid);
+        if (!announce) return;   // failed: only detached again
+        AnnounceExec(process, first);
         foreach (int tid in seized)
         {
-            if (tid == pid) continue;
+            if (tid == first) continue;
             _recording.Sideband.Add(new SidebandEvent
             {
                 Kind = SidebandKind.Fork, Time = _time, Pid = pid, Tid = tid, ParentPid = pid, ParentTid = pid,
@@ -702,7 +706,7 @@ internal sealed class StepSession(string? path, IReadOnlyList<string> command, I
     {
         string comm = ReadProc($"/proc/{process.Pid}/comm")?.TrimEnd('\n') ?? "";
         string exe = "";
-        try { exe = new FileInfo($"/proc/{process.Pid}/exe").LinkTarget ?? ""; }
+        try { exe = new FileInfo($"/proc/{process.Pid}/task/{tid}/exe").LinkTarget ?? ""; }   // the thread's: a zombie main thread has none
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
         _recording.Sideband.Add(new SidebandEvent
         {
@@ -864,6 +868,9 @@ internal sealed class StepSession(string? path, IReadOnlyList<string> command, I
                 if (t.State != ThreadRunState.InFlight) continue;
                 if ((t.Risky || waited > 0.05) && interrupted.Add(t.Tid)) Ptrace.TryInterrupt(t.Tid);
                 if (Collect(t, block: false)) collected = true;
+                // A main thread that called pthread_exit is a zombie whose end is reported only after its siblings':
+                // there is nothing left of it to stop or detach.
+                else if (waited > 0.1 && t.Tid == t.Process.Pid && ThreadStatus.Read(t.Tid) is null or { State: 'Z' or 'X' }) Forget(t);
             }
             if (collected) { spin = 0; continue; }
             if (waited > 10) return;

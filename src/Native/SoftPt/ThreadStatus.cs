@@ -27,6 +27,15 @@ public readonly record struct ThreadStatus(char State, int TracerPid, ulong Pend
         return new ThreadStatus(state, tracer, pending);
     }
 
+    /// <summary>True when no thread of <paramref name="pid"/> is left running: all zombies (a main thread that called
+    /// pthread_exit is one while its siblings run on) or gone.</summary>
+    public static bool IsZombieProcess(int pid)
+    {
+        foreach (int tid in ProcFs.Threads(pid))
+            if (Read(tid) is { State: not ('Z' or 'X') }) return false;
+        return true;
+    }
+
     public bool IsPending(int signal) => (PendingSignals & (1UL << (signal - 1))) != 0;
 
     /// <summary>
@@ -36,7 +45,7 @@ public readonly record struct ThreadStatus(char State, int TracerPid, ulong Pend
     public static string? AttachProblem(int pid)
     {
         if (Read(pid) is not { } status) return "no such process";
-        if (status.State is 'Z' or 'X') return "the process has exited (a zombie its parent has not reaped): nothing runs to trace";
+        if (IsZombieProcess(pid)) return "the process has exited (a zombie its parent has not reaped): nothing runs to trace";
         if (status.TracerPid != 0)
         {
             // TracerPid is the tracing thread; name its process (gdb, strace, another dotnet-ptrace).
