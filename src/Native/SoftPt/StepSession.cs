@@ -18,9 +18,9 @@ namespace DotnetPtrace.Native.SoftPt;
 /// the kernel reports a dead leader only after its other threads are reaped, so that wait could never return.</item>
 /// </list>
 /// Time: one global counter, +1 at every stop handled, shared by all threads and the sideband.
-/// </summary>
 /// <para>Three ways in: a launched command from its exec; a launched command seized after a delay (-D); and running
 /// processes seized where they are (-p), which are detached, not killed, at the end (<see cref="DetachAll"/>).</para>
+/// </summary>
 internal sealed class StepSession(string? path, IReadOnlyList<string> command, IReadOnlyList<int>? attachPids, SoftPtTracerOptions options, CancellationToken cancellationToken)
 {
     private const int SIGKILL = 9, SIGTRAP = 5, SIGCONT = 18, PROT_EXEC = 4;
