@@ -116,6 +116,26 @@ public sealed class SoftPtAttachTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void A_process_stopped_by_job_control_is_left_stopped_and_resumes_on_SIGCONT()
+    {
+        var (target, counter) = StartCounter(SoftPtBuild.Static, workers: 1);
+        Assert.Equal(0, Kill(target.Id, SIGSTOP));
+        WaitFor(() => ThreadStatusOf(target.Id).State == 'T', "the target to stop");
+        var r = Tool.Run(["record", "--soft-pt", "-p", Id(target), "--duration", "1", "-o", Path.Combine(_dir, "stopped.data")], TimeSpan.FromSeconds(60));
+        output.WriteLine(r.ToString());
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("it is stopped (job control)", r.Stderr);
+        foreach (string task in Directory.GetDirectories($"/proc/{target.Id}/task"))
+        {
+            var s = ThreadStatusOf(int.Parse(Path.GetFileName(task), CultureInfo.InvariantCulture));
+            Assert.Equal(0, s.TracerPid);
+            Assert.Equal('T', s.State);
+        }
+        Assert.Equal(0, Kill(target.Id, SIGCONT));
+        AssertRunningUntraced(target, counter, threads: 2);
+    }
+
+    [Fact]
     public void Trace_soft_pt_attaches_decodes_and_detaches()
     {
         var (target, counter) = StartCounter(SoftPtBuild.Static, workers: 0);
