@@ -39,7 +39,7 @@ public static class RecordCommand
         var verbose = new Option<int>("--verbose", "-v") { Description = "More diagnostics on stderr (repeat for more)", Arity = ArgumentArity.Zero };
         verbose.CustomParser = r => r.Tokens.Count;   // -v, -vv
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Only errors on stderr" };
-        var softPt = new Option<bool>("--soft-pt") { Description = "Software Intel PT: single-step the command with ptrace and write the trace Intel PT would give (slow, exact, for machines without PT); -e intel_pt/TERMS/ sets the packet options" };
+        var softPt = new Option<bool>("--soft-pt") { Description = "Software Intel PT: single-step the command (or the -p processes, detached again at the end) with ptrace and write the trace Intel PT would give (slow, exact, for machines without PT); -e intel_pt/TERMS/ sets the packet options" };
         var groundTruth = new Option<string?>("--ground-truth") { Description = "With --soft-pt: also write the executed addresses, per thread, one per line", HelpName = "FILE" };
         var snapshot = new Option<string?>("--snapshot", "-S")
         {
@@ -76,7 +76,10 @@ public static class RecordCommand
             if (targets > 1) r.AddError("give one target: a command, -p PID, -t TID or -a");
             if (targets == 0 && r.GetValue(cpus) is null && otherSource?.Invoke(r) != true) r.AddError("nothing to record: give a command (after --), -p PID, -t TID or -a");
             if (r.GetValue(freq) is not null && r.GetValue(count) is not null) r.AddError("-F and -c are exclusive: sample by frequency or by period");
-            if (r.GetValue(softPt) && r.GetValue(command) is not { Length: > 0 }) r.AddError("--soft-pt traces a command it launches: give one after -- (it cannot attach with -p, -t or -a)");
+            if (r.GetValue(softPt) && r.GetValue(command) is not { Length: > 0 } && r.GetValue(pid) is null)
+                r.AddError("--soft-pt traces a command it launches (after --) or running processes (-p PID); it cannot follow -t threads or -a");
+            if (r.GetValue(softPt) && r.GetValue(pid) is not null && r.GetValue(delay) is not null)
+                r.AddError("-D/--delay lets a launched command start untraced; with -p tracing starts at once");
             if (r.GetValue(groundTruth) is not null && !r.GetValue(softPt)) r.AddError("--ground-truth needs --soft-pt");
             bool systemWide = r.GetValue(all) || (r.GetValue(cpus) is not null && r.GetValue(pid) is null && r.GetValue(tid) is null && r.GetValue(command) is not { Length: > 0 });
             if (r.GetValue(perThread) && systemWide) r.AddError("--per-thread follows tasks: it cannot be used with -a or a CPU list alone");

@@ -15,6 +15,8 @@ namespace DotnetPtrace.Cli.Record;
 /// with the intel_pt terms given (`-e intel_pt/noretcomp,psb_period=0/`), and written as a perf.data that perf's
 /// and our PT decoders read. Slow (a few hundred thousand instructions a second) and exact; the file and the
 /// summary say it is an emulation.
+/// With -p the running processes are seized where they are (the -D attach machinery without the launch), traced until
+/// --duration, Ctrl-C/SIGTERM or their end, then detached: they carry on untraced, and the exit status is ours (0).
 /// </summary>
 public sealed class SoftPtRecordRunner(RecordOptions options)
 {
@@ -29,6 +31,7 @@ public sealed class SoftPtRecordRunner(RecordOptions options)
         catch (UsageException e) { return Fail(e.Message, ReturnCode.UsageError); }
         catch (CommandNotFoundException e) { return Fail(e.Message, e.ExitCode); }
         catch (PerfException e) { return Fail(e.Message, ReturnCode.SessionError); }
+        catch (Native.Dotnet.DotnetIpcException e) { return Fail(e.Message, ReturnCode.UsageError); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return Fail(e.Message, ReturnCode.RecordingError); }
         catch (Exception e)
         {
@@ -45,7 +48,9 @@ public sealed class SoftPtRecordRunner(RecordOptions options)
 
     private int Run(ILogger log, CancellationToken cancellation)
     {
-        if (options.Command.Count == 0) throw new UsageException("--soft-pt traces a command it launches: give one after --");
+        bool attaching = options.Pids.Count > 0;
+        if (options.Command.Count == 0 && !attaching) throw new UsageException("--soft-pt traces a command it launches (after --) or running processes (-p PID)");
+        if (attaching) CheckAttachable(options.Pids);
         SoftPtOptions pt = SoftPtTerms.Parse(options.Events);
         bool toStdout = StreamOutput.IsRequested(options.Output);
         if (toStdout) StreamOutput.CheckNotTerminal();
@@ -61,7 +66,9 @@ public sealed class SoftPtRecordRunner(RecordOptions options)
             // With -o - stdout carries the stream: the command writes its own output to stderr, as under perf.
             StandardOutputToStandardError = toStdout,
         };
-        ExecutionRecording recording = SoftPtTracer.Run(options.Command, tracerOptions, cancellation);
+        ExecutionRecording recording = attaching
+            ? SoftPtTracer.Attach(options.Pids, AttachOptions(), cancellation)
+            : SoftPtTracer.Run(options.Command, tracerOptions, cancellation);
         log.LogInformation("traced {Steps} steps in {Seconds:F2} s", recording.TotalSteps, recording.ElapsedSeconds);
 
         // Encode each thread; the encoder classifies each distinct instruction once and reuses its buffers.
@@ -115,10 +122,59 @@ public sealed class SoftPtRecordRunner(RecordOptions options)
         }
         if (options.Delay is { } delay && recording.Threads.Count == 0)
             Console.Error.WriteLine($"dotnet-ptrace record: warning: the command ended within the -D delay ({delay.TotalMilliseconds:F0} ms): nothing was traced");
+        if (attaching)
+        {
+            if (!options.Quiet)
+                foreach (int pid in options.Pids)
+                    Console.Error.WriteLine(ThreadStatus.Read(pid) switch
+                    {
+                        null => $"[ dotnet-ptrace record: pid {pid} ended while traced ]",
+                        _ when ThreadStatus.IsZombieProcess(pid) => $"[ dotnet-ptrace record: pid {pid} ended while traced ]",
+                        { State: 'T' } => $"[ dotnet-ptrace record: detached from pid {pid}: it is stopped (job control), as it was asked to be ]",
+                        _ => $"[ dotnet-ptrace record: detached from pid {pid}: it carries on untraced ]",
+                    });
+            return ReturnCode.Ok;
+        }
         if (recording.Truncated)
             Console.Error.WriteLine("dotnet-ptrace record: warning: the trace was stopped before the command ended (interrupted); the file holds everything up to there");
         return recording.ExitCode;
     }
+
+    /// <summary>-p: the tracer options of an attached trace, whose status line comes once every thread is seized.</summary>
+    private SoftPtTracerOptions AttachOptions()
+    {
+        if (options.DotnetJit)
+            foreach (int pid in options.Pids)
+            {
+                Native.Dotnet.DiagnosticsIpc.EnablePerfMap(pid);
+                if (!options.Quiet) Console.Error.WriteLine($"[ dotnet-ptrace record: pid {pid}: .NET writes /tmp/perf-{pid}.map and /tmp/jit-{pid}.dump from now on ]");
+            }
+        return new SoftPtTracerOptions
+        {
+            Duration = options.Duration,
+            Attached = counts =>
+            {
+                if (options.Quiet) return;
+                int threads = counts.Sum(c => c.Threads);
+                Console.Error.WriteLine($"[ dotnet-ptrace record: attached to {PidList(counts.Select(c => c.Pid).ToList())} ({threads} thread{(threads == 1 ? "" : "s")}): software Intel PT, Ctrl-C to stop ]");
+            },
+        };
+    }
+
+    /// <summary>The mistakes worth one line before any ptrace call: no such process, a zombie, a thread id given as a pid.</summary>
+    private static void CheckAttachable(IReadOnlyList<int> pids)
+    {
+        foreach (int pid in pids)
+        {
+            if (pid == Environment.ProcessId) throw new UsageException($"-p {pid}: that is dotnet-ptrace itself");
+            if (ThreadStatus.Read(pid) is not { } status || ProcFs.Threads(pid).Count == 0) throw new UsageException($"-p {pid}: no such process");
+            if (status.State is 'Z' or 'X' && ThreadStatus.IsZombieProcess(pid)) throw new UsageException($"-p {pid}: the process has exited (a zombie its parent has not reaped): nothing runs to trace");
+            int tgid = ProcFs.ProcessOf(pid);
+            if (tgid != pid) throw new UsageException($"-p {pid}: that is a thread of process {tgid}: give -p {tgid}");
+        }
+    }
+
+    private static string PidList(IReadOnlyList<int> pids) => (pids.Count == 1 ? "pid " : "pids ") + string.Join(", ", pids);
 }
 
 /// <summary>The intel_pt terms of `-e intel_pt/.../` as software-PT options (perf's spelling: a bare term means 1).</summary>

@@ -20,8 +20,9 @@ namespace DotnetPtrace.Cli.Trace;
 /// pooled chunks (<see cref="LiveRecordTap"/>, <see cref="LiveChunkChannel"/>) that the decoder reads. Without -o the
 /// file is a temporary one, deleted at the end.</item>
 /// <item>--simulate: the same, with <see cref="SimulatedTraceSource"/> in place of the kernel.</item>
-/// <item>--soft-pt: software PT is produced after the fact (the command is single-stepped to its end, then each
-/// thread's execution is encoded), so the encoded recording is then read through the same decoder.</item>
+/// <item>--soft-pt: software PT is produced after the fact (the command, or the -p processes until they are detached,
+/// is single-stepped to its end, then each thread's execution is encoded), so the encoded recording is then read
+/// through the same decoder.</item>
 /// <item>-i: records are decoded as they are read, from a file or a pipe.</item>
 /// </list>
 /// Ctrl-C stops the source; what was queued is decoded, the output flushed, the file finished; the exit status is

@@ -18,8 +18,13 @@ internal static class CodeCapture
     public static void Rescan(TracedProcess process, int tid, long time, ExecutionRecording recording, ulong forceStart = 0, ulong forceEnd = 0)
     {
         string[] lines;
-        try { lines = File.ReadAllLines($"/proc/{process.Pid}/maps"); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return; }   // the process is exiting
+        // Through the thread that stopped: the main thread's own maps are empty once it has exited (pthread_exit).
+        try { lines = File.ReadAllLines($"/proc/{process.Pid}/task/{tid}/maps"); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            try { lines = File.ReadAllLines($"/proc/{process.Pid}/maps"); }
+            catch (Exception e2) when (e2 is IOException or UnauthorizedAccessException) { return; }   // the process is exiting
+        }
 
         var old = process.Captured;
         var now = new List<(MapsLine Map, CodeRegion Region)>(old.Count + 4);

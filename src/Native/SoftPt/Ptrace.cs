@@ -10,7 +10,7 @@ namespace DotnetPtrace.Native.SoftPt;
 /// </summary>
 internal static class Ptrace
 {
-    public const int PEEKUSER = 3, CONT = 7, SINGLESTEP = 9, GETEVENTMSG = 0x4201, SEIZE = 0x4206, INTERRUPT = 0x4207;
+    public const int PEEKUSER = 3, CONT = 7, SINGLESTEP = 9, DETACH = 17, GETEVENTMSG = 0x4201, GETSIGINFO = 0x4202, SEIZE = 0x4206, INTERRUPT = 0x4207;
 
     public const int O_TRACESYSGOOD = 0x1, O_TRACEFORK = 0x2, O_TRACEVFORK = 0x4, O_TRACECLONE = 0x8, O_TRACEEXEC = 0x10;
     /// <summary>The kernel SIGKILLs every tracee when the tracer thread exits: a crashed tracer leaves no stopped orphans.</summary>
@@ -85,6 +85,29 @@ internal static class Ptrace
         if (Sys.Ptrace(INTERRUPT, tid, 0, 0) == 0) return;
         int errno = Marshal.GetLastPInvokeError();
         throw new PerfException($"ptrace(PTRACE_INTERRUPT, {tid}): {PerfErrorExplainer.Strerror(errno)}", errno);
+    }
+
+    /// <summary>Asks a seized tracee to stop; false when it is gone (or no longer ours).</summary>
+    public static bool TryInterrupt(int tid) => Sys.Ptrace(INTERRUPT, tid, 0, 0) == 0;
+
+    /// <summary>
+    /// Lets a tracee in a ptrace stop go, untraced from now on. From a signal-delivery-stop <paramref name="signal"/>
+    /// is delivered (0: the signal is dropped); from other stops it is ignored. False when it is gone.
+    /// </summary>
+    public static bool TryDetach(int tid, int signal)
+    {
+        if (Sys.Ptrace(DETACH, tid, 0, signal) == 0) return true;
+        int errno = Marshal.GetLastPInvokeError();
+        if (errno == ESRCH) return false;
+        throw new PerfException($"ptrace(PTRACE_DETACH, {tid}): {PerfErrorExplainer.Strerror(errno)}", errno);
+    }
+
+    /// <summary>si_code of the signal a tracee in signal-delivery-stop is about to receive (&gt; 0: sent by the kernel), or null.</summary>
+    public static unsafe int? SignalCode(int tid)
+    {
+        byte* info = stackalloc byte[128];   // siginfo_t: si_signo, si_errno, si_code, ...
+        if (Sys.Ptrace(GETSIGINFO, tid, 0, (nint)info) != 0) return null;
+        return ((int*)info)[2];
     }
 
     /// <summary>

@@ -21,8 +21,14 @@ public sealed class SoftPtTracerOptions
     /// program executes ~10^8 instructions before Main: the delay is what makes tracing its steady state possible.
     /// </summary>
     public TimeSpan? StartDelay { get; init; }
-    /// <summary>Stop single-stepping after this long (from the first step), killing the tracees as on cancellation; null: no limit.</summary>
+    /// <summary>Stop single-stepping after this long (from the first step), killing launched tracees as on cancellation
+    /// (attached ones are detached); null: no limit.</summary>
     public TimeSpan? Duration { get; init; }
+    /// <summary>
+    /// <see cref="SoftPtTracer.Attach"/>: told, on the tracer thread, once every thread of every process is seized (pid and
+    /// number of threads each), before the first step. Keep it short: the processes are stopped meanwhile.
+    /// </summary>
+    public Action<IReadOnlyList<(int Pid, int Threads)>>? Attached { get; init; }
     /// <summary>Steps a thread runs before the next ready thread gets a turn (only one tracee runs at a time).</summary>
     public int Quantum { get; init; } = 1000;
 }

@@ -18,10 +18,12 @@ namespace DotnetPtrace.Native.SoftPt;
 /// the kernel reports a dead leader only after its other threads are reaped, so that wait could never return.</item>
 /// </list>
 /// Time: one global counter, +1 at every stop handled, shared by all threads and the sideband.
+/// <para>Three ways in: a launched command from its exec; a launched command seized after a delay (-D); and running
+/// processes seized where they are (-p), which are detached, not killed, at the end (<see cref="DetachAll"/>).</para>
 /// </summary>
-internal sealed class StepSession(string path, IReadOnlyList<string> command, SoftPtTracerOptions options, CancellationToken cancellationToken)
+internal sealed class StepSession(string? path, IReadOnlyList<string> command, IReadOnlyList<int>? attachPids, SoftPtTracerOptions options, CancellationToken cancellationToken)
 {
-    private const int SIGKILL = 9, SIGTRAP = 5, PROT_EXEC = 4;
+    private const int SIGKILL = 9, SIGTRAP = 5, SIGCONT = 18, PROT_EXEC = 4;
     private const long SysMmap = 9, SysMprotect = 10, SysMunmap = 11, SysMremap = 25, SysPkeyMprotect = 329;
     private const long ERESTARTSYS = -512, ERESTARTNOINTR = -513, ERESTARTNOHAND = -514, ERESTART_RESTARTBLOCK = -516;
 
@@ -39,9 +41,16 @@ internal sealed class StepSession(string path, IReadOnlyList<string> command, So
     private long _time, _steps;
     private int _mainPid;
 
+    /// <summary>Attaching to processes we did not start: they outlive us, so they are detached at the end, never killed.</summary>
+    private bool Attaching => attachPids is not null;
+
+    /// <summary>A tracer that dies kills what it launched (EXITKILL), never a process it attached to.</summary>
+    private int SeizeOptions => Attaching ? TraceOptions & ~Ptrace.O_EXITKILL : TraceOptions;
+
     public ExecutionRecording Run()
     {
-        using var gate = TraceeGate.Spawn(path, command, options);
+        if (attachPids is not null) return RunAttached(attachPids);
+        using var gate = TraceeGate.Spawn(path!, command, options);
         _mainPid = gate.Pid;
         lock (_livePids) _livePids.Add(_mainPid);
         using var registration = cancellationToken.Register(KillAllFromAnyThread);
@@ -68,17 +77,24 @@ internal sealed class StepSession(string path, IReadOnlyList<string> command, So
         var clock = Stopwatch.StartNew();
         // The loop stops at the deadline between steps; the timer kills the tracees too, because the tracer may be
         // blocked in waitpid on a thread that sleeps in a syscall, as the cancellation callback does.
+        // Attached processes are never killed: the waits poll instead (WaitInterruptibly), so the tracer sees the deadline.
         Timer? timer = null;
         if (options.Duration is { } duration)
         {
             _deadline = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
-            timer = new Timer(_ => KillAllFromAnyThread(), null, duration, Timeout.InfiniteTimeSpan);
+            if (!Attaching) timer = new Timer(_ => KillAllFromAnyThread(), null, duration, Timeout.InfiniteTimeSpan);
         }
         using var stopAtDeadline = timer;
         try
         {
             start();
             Loop();
+        }
+        catch when (Attaching)
+        {
+            // Whatever went wrong, the processes must carry on: let go of every thread before reporting it.
+            try { DetachAll(); } catch (Exception) { /* the first error is the one to report */ }
+            throw;
         }
         finally
         {
@@ -181,36 +197,93 @@ internal sealed class StepSession(string path, IReadOnlyList<string> command, So
         }
     }
 
-    /// <summary>
-    /// Seizes and interrupts every thread of the command. A thread that an unseized one creates meanwhile shows up in
-    /// the next listing of /proc/PID/task (listed until nothing new appears); threads that seized ones create are
-    /// attached by the kernel (PTRACE_O_TRACECLONE) and reported as clone events, so a seize that finds one already
-    /// ours (EPERM) leaves it to that event.
-    /// </summary>
+    /// <summary>Seizes every thread of the command where it is (<see cref="SeizeAllThreads"/>, <see cref="AddSeized"/>).</summary>
     private void AttachToRunningCommand()
     {
         _time++;
-        var space = NewAddressSpace(_mainPid);
-        var process = AddProcess(new TracedProcess(_mainPid, space, new TraceeMemory(_mainPid)));
+        var seized = SeizeAllThreads(_mainPid, out var failure);
+        AddSeized(_mainPid, seized, announce: failure is null);
+        if (failure is not null) throw failure;
+    }
+
+    // ---- attaching to running processes (-p) ----
+
+    private ExecutionRecording RunAttached(IReadOnlyList<int> pids)
+    {
+        _mainPid = pids[0];
+        using var quietStops = ChildStopSignals.Suppress();
+        return Trace(() => AttachToProcesses(pids));
+    }
+
+    /// <summary>
+    /// -p: every thread of every process is seized and interrupted (as for -D), and the caller told how many. When one
+    /// cannot be seized, the threads seized so far are detached again before the error is reported.
+    /// </summary>
+    private void AttachToProcesses(IReadOnlyList<int> pids)
+    {
+        _time++;
+        var counts = new List<(int Pid, int Threads)>();
+        foreach (int pid in pids)
+        {
+            var seized = SeizeAllThreads(pid, out var failure);
+            if (seized.Count > 0) AddSeized(pid, seized, announce: failure is null);
+            if (failure is not null) throw failure;   // Trace() detaches what was seized
+            counts.Add((pid, seized.Count));
+        }
+        options.Attached?.Invoke(counts);
+    }
+
+    /// <summary>
+    /// Seizes and interrupts every thread of <paramref name="pid"/>, main thread first. A thread that an unseized one
+    /// creates meanwhile shows up in the next listing of /proc/PID/task (listed until nothing new appears); threads that
+    /// seized ones create are attached by the kernel (PTRACE_O_TRACECLONE) and reported as clone events, so a seize
+    /// refused because the thread is ours already (EPERM, TracerPid is us) leaves it to that event. Any other refusal
+    /// is returned in <paramref name="failure"/> with what was seized before it.
+    /// </summary>
+    private List<int> SeizeAllThreads(int pid, out PerfException? failure)
+    {
+        failure = null;
         var seized = new List<int>();
         bool added = true;
-        while (added)
+        while (added && failure is null)
         {
             added = false;
-            foreach (int tid in ProcFs.Threads(_mainPid))
+            foreach (int tid in ProcFs.Threads(pid))
             {
                 if (seized.Contains(tid) || _threads.ContainsKey(tid)) continue;
-                try { Ptrace.Seize(tid, TraceOptions); }
-                catch (PerfException e) when (e.Errno is Ptrace.ESRCH or 1 /* EPERM: ours already, through a clone */) { continue; }
+                try { Ptrace.Seize(tid, SeizeOptions); }
+                catch (PerfException e) when (e.Errno == Ptrace.ESRCH) { continue; }
+                catch (PerfException e) when (e.Errno == 1 /* EPERM */)
+                {
+                    // Ours already (a clone we are told of), or a thread that has exited (a main thread after pthread_exit).
+                    if (ThreadStatus.Read(tid) is { TracerPid: var tracer, State: var state } && (tracer == Environment.ProcessId || state is 'Z' or 'X')) continue;
+                    failure = ThreadStatus.AttachProblem(pid) is { } why ? new PerfException($"cannot attach to pid {pid}: {why}", e.Errno) : e;
+                    break;
+                }
                 try { Ptrace.Interrupt(tid); }
                 catch (PerfException e) when (e.Errno == Ptrace.ESRCH) { }   // exited meanwhile: its end is reported
                 seized.Add(tid);
                 added = true;
             }
         }
-        if (!seized.Contains(_mainPid)) throw new PerfException($"cannot attach to pid {_mainPid}: its main thread is gone");
-        seized.Remove(_mainPid);
-        seized.Insert(0, _mainPid);
+        // Attached, a main thread that exited while the others run on is left out; a launched command's must be there.
+        if (failure is null && (Attaching ? seized.Count == 0 : !seized.Contains(pid)))
+            failure = new PerfException($"cannot attach to pid {pid}: {ThreadStatus.AttachProblem(pid) ?? "its main thread is gone"}", Ptrace.ESRCH);
+        return seized;
+    }
+
+    /// <summary>
+    /// The kernel's view of a process seized while it ran, synthesised as a recording from its exec would have it: an
+    /// exec (COMM) of the process, its executable mappings (captured from memory, as after an exec), and a fork for
+    /// each thread other than the main one.
+    /// </summary>
+    private void AddSeized(int pid, List<int> seized, bool announce)
+    {
+        if (seized.Remove(pid)) seized.Insert(0, pid);
+        // The main thread unless it has exited (pthread_exit): a zombie has no memory left to read through.
+        int first = seized[0];
+        var space = NewAddressSpace(pid);
+        var process = AddProcess(new TracedProcess(pid, space, new TraceeMemory(first)));
         foreach (int tid in seized)
         {
             var t = AddThread(tid, process, ThreadRunState.InFlight);
@@ -218,13 +291,14 @@ internal sealed class StepSession(string path, IReadOnlyList<string> command, So
             t.AttachedWhileRunning = true;
             t.StopTime = _time;
         }
-        AnnounceExec(process, _mainPid);
+        if (!announce) return;   // failed: only detached again
+        AnnounceExec(process, first);
         foreach (int tid in seized)
         {
-            if (tid == _mainPid) continue;
+            if (tid == first) continue;
             _recording.Sideband.Add(new SidebandEvent
             {
-                Kind = SidebandKind.Fork, Time = _time, Pid = _mainPid, Tid = tid, ParentPid = _mainPid, ParentTid = _mainPid,
+                Kind = SidebandKind.Fork, Time = _time, Pid = pid, Tid = tid, ParentPid = pid, ParentTid = pid,
             });
         }
     }
@@ -346,12 +420,31 @@ internal sealed class StepSession(string path, IReadOnlyList<string> command, So
     /// <summary>waitpid on one thread; handles what it reports. False when nothing was there (non-blocking).</summary>
     private bool Collect(TracedThread t, bool block)
     {
+        if (block && Attaching && t.Risky) return WaitInterruptibly(t);
         int r = Ptrace.Wait(t.Tid, block, out var status);
         if (r == 0) return false;
         if (r < 0) Vanished(t);
         else Handle(t, status);
         return true;
     }
+
+    /// <summary>
+    /// Attached: a step that may sleep in the kernel is waited for by polling, so the deadline and Ctrl-C are seen
+    /// while the thread sleeps (the launch modes kill the tracees to wake a blocked tracer; attached ones must live).
+    /// False when the trace is to stop first.
+    /// </summary>
+    private bool WaitInterruptibly(TracedThread t)
+    {
+        for (int spin = 0; ; spin++)
+        {
+            if (Collect(t, block: false)) return true;
+            if (StopRequested()) return false;
+            if (spin < 64) Sys.SchedYield();
+            else Sys.USleep((uint)Math.Min(1000, 10 << Math.Min(spin - 64, 7)));
+        }
+    }
+
+    private bool StopRequested() => cancellationToken.IsCancellationRequested || _steps >= options.MaxSteps || PastDeadline();
 
     // ---- stops ----
 
@@ -369,7 +462,14 @@ internal sealed class StepSession(string path, IReadOnlyList<string> command, So
             if (t.AwaitingFirstStop)
             {
                 t.AwaitingFirstStop = false;
-                if (ev == Ptrace.EVENT_STOP) { PrepareFirstStop(t); return; }
+                if (ev == Ptrace.EVENT_STOP)
+                {
+                    // Seized while stopped by job control (kill -STOP): a group-stop reports the stop signal, an
+                    // interrupt SIGTRAP. Stepping it would resume what its user stopped: leave it be, stopped.
+                    if (Attaching && t.AttachedWhileRunning && st.StopSignal != SIGTRAP) { LeaveStopped(t); return; }
+                    PrepareFirstStop(t);
+                    return;
+                }
                 // Attached while running, the first stop may be an event of what it was doing (an exec, a clone).
             }
             switch (ev)
@@ -461,6 +561,9 @@ internal sealed class StepSession(string path, IReadOnlyList<string> command, So
             restart = (long)Ptrace.PeekUser(t.Tid, Ptrace.RegRax) is ERESTARTSYS or ERESTARTNOINTR or ERESTARTNOHAND or ERESTART_RESTARTBLOCK;
 
         var action = signal == 0 ? SignalAction.Ignore : SignalDisposition.Of(t.Tid, signal);
+        // Attached, a stop signal withheld now is sent again when we detach (SIGCONT cancels it, as in the kernel).
+        if (Attaching && action == SignalAction.Stop) t.Process.WithheldStopSignal = signal;
+        else if (signal == SIGCONT) t.Process.WithheldStopSignal = 0;
         t.Rip = rip;
         switch (action)
         {
@@ -603,7 +706,7 @@ internal sealed class StepSession(string path, IReadOnlyList<string> command, So
     {
         string comm = ReadProc($"/proc/{process.Pid}/comm")?.TrimEnd('\n') ?? "";
         string exe = "";
-        try { exe = new FileInfo($"/proc/{process.Pid}/exe").LinkTarget ?? ""; }
+        try { exe = new FileInfo($"/proc/{process.Pid}/task/{tid}/exe").LinkTarget ?? ""; }   // the thread's: a zombie main thread has none
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
         _recording.Sideband.Add(new SidebandEvent
         {
@@ -698,9 +801,11 @@ internal sealed class StepSession(string path, IReadOnlyList<string> command, So
 
     // ---- stopping early ----
 
-    /// <summary>Cancelled or out of steps: kill every tracee, then collect their deaths (the loop continues until none is left).</summary>
+    /// <summary>Cancelled or out of steps: kill every tracee, then collect their deaths (the loop continues until none is left).
+    /// Attached processes are detached instead.</summary>
     private void StopAll()
     {
+        if (Attaching) { DetachAll(); return; }
         _stopping = true;
         _recording.Truncated = true;
         KillAllFromAnyThread();
@@ -716,6 +821,120 @@ internal sealed class StepSession(string path, IReadOnlyList<string> command, So
             _killRequested = true;
             foreach (int pid in _livePids) Sys.Kill(pid, SIGKILL);
         }
+    }
+
+    // ---- detaching (-p) ----
+
+    private bool _detached;
+
+    /// <summary>
+    /// The end of an attached trace: every thread is brought to a ptrace stop we have handled, cleared of the SIGTRAP
+    /// a single step may have left queued, and detached with the signal it was about to receive, so the process carries
+    /// on as if never traced. A stop signal withheld while stepping is sent again (the process then stops, as asked).
+    /// </summary>
+    private void DetachAll()
+    {
+        if (_detached) return;
+        _detached = true;
+        _stopping = true;
+        if (_live.Count > 0) _recording.Truncated = true;
+        StopEveryThread();
+        var processes = new HashSet<TracedProcess>();
+        foreach (var t in _live.ToArray())
+        {
+            processes.Add(t.Process);
+            Detach(t);
+        }
+        foreach (var p in processes)
+            if (p.WithheldStopSignal != 0) Sys.Kill(p.Pid, p.WithheldStopSignal);
+    }
+
+    /// <summary>
+    /// Collects the stop of every running thread. A plain step ends by itself within microseconds and is left to: an
+    /// interrupt arriving as it ends would leave its trap queued. A thread that may sleep in the kernel (a syscall, a
+    /// signal on its way), or a step still running after 50 ms, is interrupted. Threads that do not stop within 10 s
+    /// (uninterruptible sleep) are left to the kernel, which detaches them when the tracer thread ends.
+    /// </summary>
+    private void StopEveryThread()
+    {
+        long start = Stopwatch.GetTimestamp();
+        var interrupted = new HashSet<int>();
+        for (int spin = 0; _inFlightCount > 0; spin++)
+        {
+            double waited = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            bool collected = false;
+            foreach (var t in _live.ToArray())   // a stop may add a thread (clone) or end one
+            {
+                if (t.State != ThreadRunState.InFlight) continue;
+                if ((t.Risky || waited > 0.05) && interrupted.Add(t.Tid)) Ptrace.TryInterrupt(t.Tid);
+                if (Collect(t, block: false)) collected = true;
+                // A main thread that called pthread_exit is a zombie whose end is reported only after its siblings':
+                // there is nothing left of it to stop or detach.
+                else if (waited > 0.1 && t.Tid == t.Process.Pid && ThreadStatus.Read(t.Tid) is null or { State: 'Z' or 'X' }) Forget(t);
+            }
+            if (collected) { spin = 0; continue; }
+            if (waited > 10) return;
+            if (spin < 64) Sys.SchedYield();
+            else Sys.USleep(1000);
+        }
+    }
+
+    /// <summary>Detaches one stopped thread with the signal it was stopped for (0 when it has none to receive).</summary>
+    private void Detach(TracedThread t)
+    {
+        int signal = t.State == ThreadRunState.Ready ? t.PendingSignal : 0;
+        if (t.State == ThreadRunState.Ready)
+        {
+            // A step's SIGTRAP still queued (the interrupt stop was reported before it): let the thread take it, which
+            // it does before running anything (a kernel-sent synchronous signal is dequeued first), and drop it.
+            for (int i = 0; i < 4 && signal == 0 && ThreadStatus.Read(t.Tid) is { } status && status.IsPending(SIGTRAP); i++)
+                signal = TakeQueuedSignal(t.Tid);
+            if (signal >= 0) Ptrace.TryDetach(t.Tid, signal);
+        }
+        Forget(t);
+    }
+
+    /// <summary>
+    /// Resumes a stopped thread that has a signal queued and returns the one its next stop shows: 0 for a trap the
+    /// kernel sent (si_code &gt; 0: our single step's), the signal itself otherwise; -1 when the thread is gone.
+    /// </summary>
+    private int TakeQueuedSignal(int tid)
+    {
+        if (!Ptrace.TryContinue(tid, 0)) return -1;
+        long start = Stopwatch.GetTimestamp();
+        bool interrupted = false;
+        for (int spin = 0; ; spin++)
+        {
+            int r = Ptrace.Wait(tid, block: false, out var st);
+            if (r < 0) return -1;
+            if (r > 0)
+            {
+                if (!st.Stopped) return -1;
+                if (st.Event != 0) return 0;
+                if (st.StopSignal == SIGTRAP) return Ptrace.SignalCode(tid) is > 0 ? 0 : SIGTRAP;
+                return st.StopSignal;
+            }
+            // It should stop at once; if it ran instead (nothing was queued after all), stop it.
+            if (!interrupted && Stopwatch.GetElapsedTime(start).TotalSeconds > 0.1) interrupted = Ptrace.TryInterrupt(tid);
+            if (spin < 64) Sys.SchedYield();
+            else Sys.USleep(1000);
+        }
+    }
+
+    /// <summary>A thread seized inside a group-stop: detached at once, the kernel puts it back in the stop.</summary>
+    private void LeaveStopped(TracedThread t)
+    {
+        Ptrace.TryDetach(t.Tid, 0);
+        Forget(t);
+    }
+
+    /// <summary>No longer ours: out of the loop, without an exit (the thread lives on).</summary>
+    private void Forget(TracedThread t)
+    {
+        SetState(t, ThreadRunState.Gone);
+        _live.Remove(t);
+        if (_threads.TryGetValue(t.Tid, out var x) && x == t) _threads.Remove(t.Tid);
+        t.Process.Threads.Remove(t);
     }
 
     private static string? ReadProc(string file)

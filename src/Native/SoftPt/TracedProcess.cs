@@ -13,6 +13,8 @@ internal sealed class TracedProcess(int pid, AddressSpace space, TraceeMemory me
     public List<TracedThread> Threads { get; } = [];
     /// <summary>The region the last instruction lookup hit: consecutive instructions are almost always in the same one.</summary>
     public CodeRegion? LastRegion { get; set; }
+    /// <summary>Attached: a stop signal (SIGSTOP, SIGTSTP...) not delivered while stepping, to send again at detach; 0: none.</summary>
+    public int WithheldStopSignal { get; set; }
 
     /// <summary>The region holding <paramref name="address"/> (cached), or null when nothing captured holds it.</summary>
     public CodeRegion? RegionOf(ulong address)

@@ -20,7 +20,7 @@ public sealed class SoftPtRecordCliTests : IDisposable
     }
 
     [Theory]
-    [InlineData(new[] { "record", "--soft-pt", "-p", "1" }, "--soft-pt")]
+    [InlineData(new[] { "record", "--soft-pt", "-t", "1" }, "--soft-pt")]
     [InlineData(new[] { "record", "--soft-pt", "-e", "cpu-clock", "--", "/bin/true" }, "intel_pt")]
     [InlineData(new[] { "record", "--soft-pt", "-e", "intel_pt/psb_period=99/", "--", "/bin/true" }, "psb_period")]
     [InlineData(new[] { "record", "--soft-pt", "-e", "intel_pt/frobnicate/", "--", "/bin/true" }, "frobnicate")]
