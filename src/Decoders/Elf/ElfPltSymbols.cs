@@ -2,11 +2,14 @@ namespace DotnetPtrace.Decoders.Elf;
 
 /// <summary>
 /// The <c>name@plt</c> symbols perf synthesises for a file's PLT stubs, which no symbol table lists
-/// (dso__synthesize_plt_symbols in perf's symbol-elf.c). Each .rela.plt (else .rel.plt) entry whose sh_link is .dynsym
-/// names one stub, in relocation order: the n-th relocation's symbol is the n-th stub after the PLT0 header
-/// (the lazy-binding trampoline), every stub the section's entry size. On x86 with a .plt.sec (IBT, -z ibtplt) the
-/// calls go to .plt.sec, which has no header: the stubs are named there and ".plt" covers the whole .plt, as perf does
-/// since 6.3 and objdump always did. Addresses are the ones the file's symbols use (sh_addr).
+/// (dso__synthesize_plt_symbols in perf 6.1's symbol-elf.c). Each .rela.plt (else .rel.plt) entry, when that section's
+/// sh_link is .dynsym, names one stub, in relocation order: the n-th relocation's .dynsym symbol names the n-th stub
+/// after the PLT0 header (the lazy-binding trampoline, which gets no name), every stub the section's entry size.
+/// As in perf 6.1, the relocations are not sorted (libc lists its IRELATIVE ones last, so perf 6.1 and we name some of
+/// libc's stubs differently from objdump, which perf 6.3 follows), and a relocation without a symbol (IRELATIVE)
+/// names its stub plain "@plt". On x86 with a .plt.sec (IBT, -z ibtplt) the calls go to .plt.sec, which has no header:
+/// the stubs are named there, as objdump and perf since 6.3 do (perf 6.1 still names the lazy .plt entries).
+/// Addresses are the ones the file's symbols use (sh_addr).
 /// </summary>
 public sealed class ElfPltSymbols
 {
@@ -20,7 +23,7 @@ public sealed class ElfPltSymbols
 
     /// <summary>Where .plt starts: a symbol before it that perf's size fixup stretched over it is cut there.</summary>
     public ulong? PltStart { get; }
-    /// <summary>".plt" (the header) and one "name@plt" per stub, in address order.</summary>
+    /// <summary>One "name@plt" per stub, in address order.</summary>
     public IReadOnlyList<(ulong Start, ulong Size, string Name)> Symbols { get; }
 
     /// <summary>The file's PLT symbols; <see cref="None"/> when it has no .plt. Throws <see cref="ElfFormatException"/> on a damaged table.</summary>
@@ -32,14 +35,12 @@ public sealed class ElfPltSymbols
         if (!TryGetSizes(elf.Header, plt, out ulong headerSize, out ulong entrySize))
             return new ElfPltSymbols(plt.Address, symbols);
 
-        // The header (PLT0) pushes the link map and jumps to the resolver: perf names it ".plt".
-        symbols.Add((plt.Address, headerSize, ".plt"));
+        // The header (PLT0) pushes the link map and jumps to the resolver; perf 6.1 gives it no symbol (6.3 calls it ".plt").
         ulong first = plt.Address + headerSize;
         if (elf.Header.IsX86 && elf.TryFindSection(".plt.sec"u8, out ElfSection pltSec, out _) && pltSec.Type != ElfSection.NoBits)
         {
             if (!TryGetSizes(elf.Header, pltSec, out _, out entrySize))
                 return new ElfPltSymbols(plt.Address, symbols);
-            symbols[0] = (plt.Address, plt.Size, ".plt");
             first = pltSec.Address;
         }
 
@@ -54,23 +55,12 @@ public sealed class ElfPltSymbols
             return new ElfPltSymbols(plt.Address, symbols);
 
         int count = elf.RelocationCount(relocations);
-        var entries = new (ulong GotSlot, uint Symbol)[count];
-        for (int i = 0; i < count; i++)
-        {
-            ElfRelocation r = elf.Relocation(relocations, i);
-            entries[i] = (r.Offset, r.SymbolIndex);
-        }
-        // x86 stubs are laid out in GOT order; the linker emits the relocations in that order too, but perf sorts
-        // them by GOT slot to be sure (a stable sort keeps the file's order otherwise).
-        if (elf.Header.IsX86)
-            entries = [.. entries.OrderBy(e => e.GotSlot)];
-
         int symbolCount = elf.SymbolCount(dynsym);
         for (int i = 0; i < count; i++)
         {
             // An IRELATIVE relocation (an ifunc in libc's own PLT) has symbol 0, whose name is empty: perf 6.1 names
             // that stub plain "@plt".
-            uint index = entries[i].Symbol;
+            uint index = elf.Relocation(relocations, i).SymbolIndex;
             string name = index < (uint)symbolCount
                 ? ElfFile.Utf8(ElfFile.CString(names, elf.Symbol(dynsym, (int)index).NameOffset))
                 : "";
@@ -80,8 +70,9 @@ public sealed class ElfPltSymbols
     }
 
     /// <summary>
-    /// perf's get_plt_sizes: fixed layouts on ARM, AArch64 and SPARC; on x86 the entry size is sh_entsize when it is 8
-    /// or 16, else 8 or 16 by the section's alignment, and the header is one entry; elsewhere sh_entsize for both.
+    /// perf's get_plt_sizes: fixed layouts on ARM, AArch64 and SPARC; sh_entsize for both elsewhere. On x86 perf 6.1
+    /// also takes sh_entsize, which a 32-bit .plt may give as 4: like perf 6.3 we take it only when it is 8 or 16,
+    /// else 8 or 16 by the section's alignment, the header one entry (x86-64's .plt says 16 either way).
     /// </summary>
     private static bool TryGetSizes(in ElfHeader header, in ElfSection plt, out ulong headerSize, out ulong entrySize)
     {
