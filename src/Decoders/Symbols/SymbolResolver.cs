@@ -119,12 +119,7 @@ public sealed class SymbolResolver
     private string Demangled(string name)
     {
         if (_demangle is null || !name.StartsWith("_Z", StringComparison.Ordinal)) return name;
-        if (!_demangled.TryGetValue(name, out string? d))
-        {
-            // A PLT stub: perf demangles the function's name, then appends "@plt".
-            d = name.EndsWith("@plt", StringComparison.Ordinal) && _demangle(name[..^4]) is { } stub ? stub + "@plt" : _demangle(name) ?? name;
-            _demangled[name] = d;
-        }
+        if (!_demangled.TryGetValue(name, out string? d)) _demangled[name] = d = _demangle(name) ?? name;
         return d;
     }
 

@@ -10,8 +10,8 @@ namespace DotnetPtrace.Tests.Elf;
 
 /// <summary>
 /// A C++ function's PLT stub is named as perf names it: the function's name demangled without parameters, then
-/// "@plt" (perf demangles the .dynsym name before it appends the suffix). Oracle: objdump's stub labels, the
-/// mangled part run through binutils' c++filt -p.
+/// "@plt" (perf demangles the .dynsym name before it appends the suffix; our demangler keeps any "@..." suffix
+/// apart, as it does for symbol versions). Oracle: objdump's stub labels, the mangled part run through c++filt -p.
 /// </summary>
 public sealed partial class PltDemangleTests
 {
