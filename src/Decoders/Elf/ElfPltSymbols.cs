@@ -21,38 +21,41 @@ public sealed class ElfPltSymbols
         Symbols = symbols;
     }
 
-    /// <summary>Where .plt starts: a symbol before it that perf's size fixup stretched over it is cut there.</summary>
+    /// <summary>
+    /// Where .plt starts, when stubs were named: a symbol before it that perf's size fixup stretched over it is cut
+    /// there. Without stubs perf 6.1 leaves it stretched over the whole .plt, and so do we.
+    /// </summary>
     public ulong? PltStart { get; }
     /// <summary>One "name@plt" per stub, in address order.</summary>
     public IReadOnlyList<(ulong Start, ulong Size, string Name)> Symbols { get; }
 
-    /// <summary>The file's PLT symbols; <see cref="None"/> when it has no .plt. Throws <see cref="ElfFormatException"/> on a damaged table.</summary>
+    /// <summary>The file's PLT symbols; <see cref="None"/> when it names no stub (no .plt, no entry size, no relocations). Throws <see cref="ElfFormatException"/> on a damaged table.</summary>
     public static ElfPltSymbols Read(in ElfFile elf)
     {
         if (!elf.TryFindSection(".plt"u8, out ElfSection plt, out _) || plt.Type == ElfSection.NoBits)
             return None;
         var symbols = new List<(ulong Start, ulong Size, string Name)>();
         if (!TryGetSizes(elf.Header, plt, out ulong headerSize, out ulong entrySize))
-            return new ElfPltSymbols(plt.Address, symbols);
+            return None;
 
         // The header (PLT0) pushes the link map and jumps to the resolver; perf 6.1 gives it no symbol (6.3 calls it ".plt").
         ulong first = plt.Address + headerSize;
         if (elf.Header.IsX86 && elf.TryFindSection(".plt.sec"u8, out ElfSection pltSec, out _) && pltSec.Type != ElfSection.NoBits)
         {
             if (!TryGetSizes(elf.Header, pltSec, out _, out entrySize))
-                return new ElfPltSymbols(plt.Address, symbols);
+                return None;
             first = pltSec.Address;
         }
 
         if (!elf.TryFindSection(".dynsym"u8, out ElfSection dynsym, out int dynsymIndex) || dynsym.Type != ElfSection.DynamicSymbolTable)
-            return new ElfPltSymbols(plt.Address, symbols);
+            return None;
         if (!elf.TryFindSection(".rela.plt"u8, out ElfSection relocations, out _) && !elf.TryFindSection(".rel.plt"u8, out relocations, out _))
-            return new ElfPltSymbols(plt.Address, symbols);
+            return None;
         if (relocations.Link != (uint)dynsymIndex || relocations.Type is not (ElfSection.Rela or ElfSection.Rel))
-            return new ElfPltSymbols(plt.Address, symbols);
+            return None;
         ReadOnlySpan<byte> names = elf.LinkedStrings(dynsym);
         if (names.IsEmpty)
-            return new ElfPltSymbols(plt.Address, symbols);
+            return None;
 
         int count = elf.RelocationCount(relocations);
         int symbolCount = elf.SymbolCount(dynsym);
@@ -66,13 +69,13 @@ public sealed class ElfPltSymbols
                 : "";
             symbols.Add((first + (ulong)i * entrySize, entrySize, name + "@plt"));
         }
-        return new ElfPltSymbols(plt.Address, symbols);
+        return symbols.Count == 0 ? None : new ElfPltSymbols(plt.Address, symbols);
     }
 
     /// <summary>
-    /// perf's get_plt_sizes: fixed layouts on ARM, AArch64 and SPARC; sh_entsize for both elsewhere. On x86 perf 6.1
-    /// also takes sh_entsize, which a 32-bit .plt may give as 4: like perf 6.3 we take it only when it is 8 or 16,
-    /// else 8 or 16 by the section's alignment, the header one entry (x86-64's .plt says 16 either way).
+    /// perf 6.1's get_plt_sizes: fixed layouts on ARM, AArch64 and SPARC, sh_entsize for header and stubs elsewhere,
+    /// x86 included. A .plt that gives no entry size (lld writes 0, e.g. in .NET's libcoreclr.so) gets no stub symbols
+    /// from perf 6.1 (6.3 guesses 8 or 16 from the alignment); neither does it from us.
     /// </summary>
     private static bool TryGetSizes(in ElfHeader header, in ElfSection plt, out ulong headerSize, out ulong entrySize)
     {
@@ -82,9 +85,6 @@ public sealed class ElfPltSymbols
             183 => (32UL, 16UL),         // EM_AARCH64
             2 => (48UL, 12UL),           // EM_SPARC
             43 => (128UL, 32UL),         // EM_SPARCV9
-            ElfHeader.MachineX86 or ElfHeader.MachineX86_64 => plt.EntrySize is 8 or 16
-                ? (plt.EntrySize, plt.EntrySize)
-                : plt.Alignment == 8 ? (8UL, 8UL) : (16UL, 16UL),
             _ => (plt.EntrySize, plt.EntrySize),
         };
         return entrySize != 0;

@@ -13,16 +13,34 @@ public sealed partial class PltScriptPerfTests(ITestOutputHelper log) : IDisposa
     private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("dotnet-ptrace-plt-script-");
     public void Dispose() => _dir.Delete(recursive: true);
 
-    [Theory]
-    [InlineData("pie", true)]
-    [InlineData("pie-now", true)]
-    // In the non-PIE build perf 6.1's symbol tree meets the stretched _init before any stub (see below), so perf
-    // names no stub there: the run only shows that we disagree nowhere else.
-    [InlineData("nopie", false)]
-    public void Samples_in_plt_stubs_are_named_as_perf_names_them(string variant, bool perfNamesStubs)
+    /// <summary>
+    /// Which stubs the timer catches varies from run to run (one run has a hundred samples in ffs@plt, the next none),
+    /// so each build is recorded until perf names a stub, three times at most; every recording must agree line by
+    /// line, and at least one must show perf naming a stub. In the non-PIE build perf 6.1's symbol tree meets the
+    /// stretched _init before any stub (see below), so there perf never names one: it shows we disagree nowhere else.
+    /// </summary>
+    [Fact]
+    public void Samples_in_plt_stubs_are_named_as_perf_names_them()
+    {
+        int namedByBoth = 0;
+        foreach (string variant in new[] { "pie", "pie-now", "nopie" })
+        {
+            for (int attempt = 0; attempt < 3; attempt++)
+            {
+                var (samples, stubs, overlap) = Compare(variant, attempt);
+                log.WriteLine($"{variant}: {samples} samples, {stubs} named name@plt by both, {overlap} that perf 6.1 gives to the stretched _init");
+                Assert.True(stubs + overlap > 0, $"{variant}: no sample landed in a PLT stub");
+                namedByBoth += stubs;
+                if (stubs > 0 || variant == "nopie") break;
+            }
+        }
+        Assert.True(namedByBoth > 0, "perf named no PLT stub in any recording");
+    }
+
+    private (int Samples, int Stubs, int Overlap) Compare(string variant, int attempt)
     {
         string binary = PltSamples.Path(variant);
-        string data = Path.Combine(_dir.FullName, variant + ".data");
+        string data = Path.Combine(_dir.FullName, $"{variant}-{attempt}.data");
         var rec = Perf.Run(["record", "-q", "-e", "cpu-clock:u", "-c", "10000", "-o", data, binary, "3000000"]);
         Assert.True(rec.ExitCode == 0, rec.ToString());
         string[] perf = Lines(Perf.Script(data, "ip,sym,symoff,dso"));
@@ -46,12 +64,10 @@ public sealed partial class PltScriptPerfTests(ITestOutputHelper log) : IDisposa
             bool perfOverlap = Sample().Match(perf[i]) is { Success: true } p && p.Groups[2].Value == "_init" && p.Groups[3].Value == binary;
             bool oursPlt = Sample().Match(actual[i]) is { Success: true } a && a.Groups[2].Value.EndsWith("@plt", StringComparison.Ordinal)
                 || actual[i].EndsWith($" [unknown] ({binary})", StringComparison.Ordinal);
-            Assert.True(perfOverlap && oursPlt, $"line {i}:\nperf: {perf[i]}\nours: {actual[i]}");
+            Assert.True(perfOverlap && oursPlt, $"{variant}, line {i}:\nperf: {perf[i]}\nours: {actual[i]}");
             overlap++;
         }
-        log.WriteLine($"{perf.Length} samples, {stubs} named name@plt by both, {overlap} that perf 6.1 gives to the stretched _init");
-        Assert.True(stubs + overlap > 0, "no sample landed in a PLT stub");
-        if (perfNamesStubs) Assert.True(stubs > 0, "no sample landed in a PLT stub that perf names name@plt");
+        return (perf.Length, stubs, overlap);
     }
 
     private static string[] Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries)
