@@ -34,7 +34,6 @@ public sealed class ElfPltSymbols
     {
         if (!elf.TryFindSection(".plt"u8, out ElfSection plt, out _) || plt.Type == ElfSection.NoBits)
             return None;
-        var symbols = new List<(ulong Start, ulong Size, string Name)>();
         if (!TryGetSizes(elf.Header, plt, out ulong headerSize, out ulong entrySize))
             return None;
 
@@ -58,6 +57,7 @@ public sealed class ElfPltSymbols
             return None;
 
         int count = elf.RelocationCount(relocations);
+        var symbols = new List<(ulong Start, ulong Size, string Name)>(count);
         int symbolCount = elf.SymbolCount(dynsym);
         for (int i = 0; i < count; i++)
         {
