@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using Microsoft.Win32.SafeHandles;
 
 namespace DotnetPtrace.Decoders.Elf;
@@ -15,10 +14,6 @@ public static class ElfBuildId
     private const int MaxNoteAreaBytes = 1 << 20;
     /// <summary>Largest header table (program or section headers) we read; 65535 64-byte entries fit.</summary>
     private const int MaxHeaderTableBytes = 65535 * 64;
-
-    private const uint PtNote = 4;
-    private const uint ShtNote = 7;
-    private const uint NtGnuBuildId = 3;
 
     /// <summary>The build-id of the ELF file at <paramref name="path"/>, or null.</summary>
     public static byte[]? TryRead(string path)
@@ -52,34 +47,21 @@ public static class ElfBuildId
 
     private static byte[]? TryRead<TSource>(TSource source) where TSource : IByteSource, allows ref struct
     {
-        Span<byte> ident = stackalloc byte[64];
-        if (source.Read(0, ident) < 52)  // 52 = size of an Elf32_Ehdr, the smaller of the two
+        Span<byte> headerBytes = stackalloc byte[ElfHeader.MaxSize];
+        int read = source.Read(0, headerBytes);
+        if (!ElfHeader.TryParse(headerBytes[..read], out ElfHeader header))
             return null;
-        if (ident[0] != 0x7f || ident[1] != (byte)'E' || ident[2] != (byte)'L' || ident[3] != (byte)'F')
-            return null;
-        if (ident[5] != 1)  // EI_DATA: ELFDATA2LSB only
-            return null;
-
-        ElfLayout? layout = ident[4] switch
-        {
-            1 => ElfLayout.Elf32(ident),
-            2 => ElfLayout.Elf64(ident),
-            _ => null,
-        };
-        if (layout is not { } l)
-            return null;
-
-        return FromNoteRegions(source, l, sections: false) ?? FromNoteRegions(source, l, sections: true);
+        return FromNoteRegions(source, header, sections: false) ?? FromNoteRegions(source, header, sections: true);
     }
 
     /// <summary>Walks the program headers (PT_NOTE) or the section headers (SHT_NOTE) and searches each note area.</summary>
-    private static byte[]? FromNoteRegions<TSource>(TSource source, ElfLayout layout, bool sections)
+    private static byte[]? FromNoteRegions<TSource>(TSource source, ElfHeader header, bool sections)
         where TSource : IByteSource, allows ref struct
     {
-        ulong tableOffset = sections ? layout.SectionHeaderOffset : layout.ProgramHeaderOffset;
-        int entrySize = sections ? layout.SectionHeaderEntrySize : layout.ProgramHeaderEntrySize;
-        int count = sections ? layout.SectionHeaderCount : layout.ProgramHeaderCount;
-        int minEntrySize = sections ? (layout.Is64 ? 64 : 40) : (layout.Is64 ? 56 : 32);
+        ulong tableOffset = sections ? header.SectionHeaderOffset : header.ProgramHeaderOffset;
+        int entrySize = sections ? header.SectionHeaderEntrySize : header.ProgramHeaderEntrySize;
+        int count = sections ? header.SectionHeaderCount : header.ProgramHeaderCount;
+        int minEntrySize = sections ? header.MinSectionHeaderSize : header.MinProgramHeaderSize;
         if (tableOffset == 0 || count == 0 || entrySize < minEntrySize)
             return null;
         long tableBytes = (long)entrySize * count;
@@ -93,90 +75,33 @@ public static class ElfBuildId
         for (int i = 0; i < count; i++)
         {
             ReadOnlySpan<byte> entry = table.AsSpan(i * entrySize, entrySize);
-            NoteRegion region = sections ? layout.ReadSection(entry) : layout.ReadSegment(entry);
-            if (region.Type != (sections ? ShtNote : PtNote) || region.Size == 0 || region.Size > MaxNoteAreaBytes)
+            (uint type, ulong offset, ulong size, ulong alignment) = sections ? NoteArea(header.ReadSection(entry)) : NoteArea(header.ReadSegment(entry));
+            if (type != (sections ? ElfSection.Note : ElfSegment.Note) || size == 0 || size > MaxNoteAreaBytes)
                 continue;
-            if (region.Offset > long.MaxValue / 2)
+            if (offset > long.MaxValue / 2)
                 continue;
 
-            byte[] notes = new byte[region.Size];
-            if (source.Read((long)region.Offset, notes) != notes.Length)
+            byte[] notes = new byte[size];
+            if (source.Read((long)offset, notes) != notes.Length)
                 continue;
             // Notes are 4-byte aligned unless the segment says 8 (e.g. .note.gnu.property next to the build-id).
-            byte[]? id = FindBuildIdNote(notes, region.Alignment == 8 ? 8 : 4);
+            byte[]? id = FindBuildIdNote(notes, alignment == 8 ? 8 : 4);
             if (id is not null)
                 return id;
         }
         return null;
     }
 
-    /// <summary>Scans an Elf_Nhdr list {u32 namesz, descsz, type; name; desc} for the "GNU" build-id note.</summary>
+    private static (uint Type, ulong Offset, ulong Size, ulong Alignment) NoteArea(ElfSection s) => (s.Type, s.Offset, s.Size, s.Alignment);
+    private static (uint Type, ulong Offset, ulong Size, ulong Alignment) NoteArea(ElfSegment p) => (p.Type, p.Offset, p.FileSize, p.Alignment);
+
+    /// <summary>The first "GNU" build-id note with a descriptor in a note list, or null.</summary>
     private static byte[]? FindBuildIdNote(ReadOnlySpan<byte> notes, int alignment)
     {
-        int pos = 0;
-        while (notes.Length - pos >= 12)
-        {
-            uint nameSize = BinaryPrimitives.ReadUInt32LittleEndian(notes[pos..]);
-            uint descSize = BinaryPrimitives.ReadUInt32LittleEndian(notes[(pos + 4)..]);
-            uint type = BinaryPrimitives.ReadUInt32LittleEndian(notes[(pos + 8)..]);
-            long nameStart = pos + 12;
-            long descStart = nameStart + Align(nameSize, alignment);
-            long next = descStart + Align(descSize, alignment);
-            if (descStart + descSize > notes.Length || next <= pos)
-                return null;
-
-            ReadOnlySpan<byte> name = notes.Slice((int)nameStart, (int)nameSize);
-            if (type == NtGnuBuildId && name.SequenceEqual("GNU\0"u8) && descSize > 0)
-                return notes.Slice((int)descStart, (int)descSize).ToArray();
-
-            if (next > notes.Length)
-                return null;
-            pos = (int)next;
-        }
+        foreach (ElfNote note in new ElfNotes(notes, alignment))
+            if (note.Type == ElfNote.GnuBuildId && note.Name.SequenceEqual("GNU\0"u8) && note.Descriptor.Length > 0)
+                return note.Descriptor.ToArray();
         return null;
-    }
-
-    private static long Align(uint value, int alignment) => ((long)value + alignment - 1) & ~(long)(alignment - 1);
-
-    private readonly record struct NoteRegion(uint Type, ulong Offset, ulong Size, ulong Alignment);
-
-    /// <summary>The fields of the ELF header that locate the two header tables, for either class.</summary>
-    private readonly record struct ElfLayout(
-        bool Is64,
-        ulong ProgramHeaderOffset, int ProgramHeaderEntrySize, int ProgramHeaderCount,
-        ulong SectionHeaderOffset, int SectionHeaderEntrySize, int SectionHeaderCount)
-    {
-        public static ElfLayout Elf64(ReadOnlySpan<byte> h) => new(
-            true,
-            BinaryPrimitives.ReadUInt64LittleEndian(h[32..]),   // e_phoff
-            BinaryPrimitives.ReadUInt16LittleEndian(h[54..]),   // e_phentsize
-            BinaryPrimitives.ReadUInt16LittleEndian(h[56..]),   // e_phnum
-            BinaryPrimitives.ReadUInt64LittleEndian(h[40..]),   // e_shoff
-            BinaryPrimitives.ReadUInt16LittleEndian(h[58..]),   // e_shentsize
-            BinaryPrimitives.ReadUInt16LittleEndian(h[60..]));  // e_shnum
-
-        public static ElfLayout Elf32(ReadOnlySpan<byte> h) => new(
-            false,
-            BinaryPrimitives.ReadUInt32LittleEndian(h[28..]),   // e_phoff
-            BinaryPrimitives.ReadUInt16LittleEndian(h[42..]),   // e_phentsize
-            BinaryPrimitives.ReadUInt16LittleEndian(h[44..]),   // e_phnum
-            BinaryPrimitives.ReadUInt32LittleEndian(h[32..]),   // e_shoff
-            BinaryPrimitives.ReadUInt16LittleEndian(h[46..]),   // e_shentsize
-            BinaryPrimitives.ReadUInt16LittleEndian(h[48..]));  // e_shnum
-
-        /// <summary>Elf64_Phdr {type, flags, offset, vaddr, paddr, filesz, memsz, align} / Elf32_Phdr {type, offset, vaddr, paddr, filesz, memsz, flags, align}.</summary>
-        public NoteRegion ReadSegment(ReadOnlySpan<byte> e) => Is64
-            ? new(BinaryPrimitives.ReadUInt32LittleEndian(e), BinaryPrimitives.ReadUInt64LittleEndian(e[8..]),
-                  BinaryPrimitives.ReadUInt64LittleEndian(e[32..]), BinaryPrimitives.ReadUInt64LittleEndian(e[48..]))
-            : new(BinaryPrimitives.ReadUInt32LittleEndian(e), BinaryPrimitives.ReadUInt32LittleEndian(e[4..]),
-                  BinaryPrimitives.ReadUInt32LittleEndian(e[16..]), BinaryPrimitives.ReadUInt32LittleEndian(e[28..]));
-
-        /// <summary>Elf64_Shdr {name, type, flags, addr, offset, size, link, info, addralign, entsize} / Elf32_Shdr (all u32).</summary>
-        public NoteRegion ReadSection(ReadOnlySpan<byte> e) => Is64
-            ? new(BinaryPrimitives.ReadUInt32LittleEndian(e[4..]), BinaryPrimitives.ReadUInt64LittleEndian(e[24..]),
-                  BinaryPrimitives.ReadUInt64LittleEndian(e[32..]), BinaryPrimitives.ReadUInt64LittleEndian(e[48..]))
-            : new(BinaryPrimitives.ReadUInt32LittleEndian(e[4..]), BinaryPrimitives.ReadUInt32LittleEndian(e[16..]),
-                  BinaryPrimitives.ReadUInt32LittleEndian(e[20..]), BinaryPrimitives.ReadUInt32LittleEndian(e[32..]));
     }
 
     /// <summary>Where the ELF bytes come from: a file read piecewise (no need to load a 100 MB library) or memory.</summary>

@@ -1,30 +1,50 @@
-using System.Buffers.Binary;
-using System.Text;
-
 namespace DotnetPtrace.Decoders.Elf;
 
 /// <summary>
 /// The function symbols of a little-endian ELF file (.symtab, else .dynsym, as perf prefers) and its PT_LOAD
 /// segments, so that a file offset (what an mmap's pgoff gives) can be turned into the address symbols use.
-/// Works the same for executables, PIE and shared objects. Returns null for anything that is not such an ELF.
+/// Works the same for executables, PIE and shared objects. PLT stubs are named "name@plt" as perf names them
+/// (<see cref="ElfPltSymbols"/>). Returns null for anything that is not such an ELF.
 /// </summary>
 public sealed class ElfSymbols
 {
     private const int MaxFileBytes = 1 << 30;
     private readonly ulong[] _starts;
-    private readonly ulong[] _sizes;
+    private readonly ulong[] _ends;
     private readonly string[] _names;
+    /// <summary>The symbol table's functions after alias removal (what a debug file lends to its stripped original).</summary>
+    private readonly List<(ulong Start, ulong Size, string Name)> _functions;
+    private readonly ElfPltSymbols _plt;
     private readonly (ulong Offset, ulong Vaddr, ulong FileSize)[] _loads;
 
-    private ElfSymbols(List<(ulong Start, ulong Size, string Name)> symbols, (ulong, ulong, ulong)[] loads, bool fromSymtab, string? debugLink)
+    private ElfSymbols(List<(ulong Start, ulong Size, string Name)> functions, ElfPltSymbols plt, (ulong, ulong, ulong)[] loads,
+        bool fromSymtab, string? debugLink)
     {
         HasSymtab = fromSymtab;
         DebugLink = debugLink;
-        symbols = [.. symbols.OrderBy(s => s.Start)];   // stable: file order decides among equals, as in perf's rb-tree
-        _starts = symbols.Select(s => s.Start).ToArray();
-        _sizes = symbols.Select(s => s.Size).ToArray();
-        _names = symbols.Select(s => s.Name).ToArray();
+        _functions = functions;
+        _plt = plt;
         _loads = loads;
+
+        var all = new List<(ulong Start, ulong End, string Name)>(functions.Count + plt.Symbols.Count);
+        for (int i = 0; i < functions.Count; i++)
+        {
+            var (start, size, name) = functions[i];
+            // perf's symbols__fixup_end: a symbol without a size ends where the next one starts (the last one never).
+            ulong end = size != 0 ? (size > ulong.MaxValue - start ? ulong.MaxValue : start + size)
+                : i + 1 < functions.Count ? functions[i + 1].Start : ulong.MaxValue;
+            // ...but not over the PLT, whose stubs perf adds after that fixup (_init, just before .plt, was stretched
+            // over every stub until perf 6.3 cut it at .plt: "perf symbols: Add symbol for .plt header").
+            if (plt.PltStart is ulong pltStart && start < pltStart && end > pltStart)
+                end = pltStart;
+            all.Add((start, end, name));
+        }
+        foreach (var (start, size, name) in plt.Symbols)
+            all.Add((start, start + size, name));
+        all = [.. all.OrderBy(s => s.Start)];   // stable: the symbol table's functions first among equals
+        _starts = all.Select(s => s.Start).ToArray();
+        _ends = all.Select(s => s.End).ToArray();
+        _names = all.Select(s => s.Name).ToArray();
     }
 
     public int Count => _names.Length;
@@ -33,9 +53,11 @@ public sealed class ElfSymbols
     /// <summary>The file name in .gnu_debuglink: where a stripped file's symbols were moved to.</summary>
     public string? DebugLink { get; }
 
-    /// <summary>This file's segments with another file's symbols (a separate debug file of the same build).</summary>
-    public ElfSymbols WithSymbolsOf(ElfSymbols debug) =>
-        new(debug._starts.Select((s, i) => (s, debug._sizes[i], debug._names[i])).ToList(), _loads, debug.HasSymtab, DebugLink);
+    /// <summary>
+    /// This file's segments and PLT stubs with another file's symbols (a separate debug file of the same build; perf
+    /// too takes the PLT from the file that runs, since a debug file's .plt holds no bytes).
+    /// </summary>
+    public ElfSymbols WithSymbolsOf(ElfSymbols debug) => new(debug._functions, _plt, _loads, debug.HasSymtab, DebugLink);
 
     /// <summary>The file's symbols, or null if it is missing, unreadable or not a little-endian ELF.</summary>
     public static ElfSymbols? TryLoad(string path)
@@ -55,8 +77,8 @@ public sealed class ElfSymbols
 
     public static ElfSymbols? TryParse(ReadOnlySpan<byte> elf)
     {
-        try { return Parse(elf); }
-        catch (Exception e) when (e is ArgumentOutOfRangeException or IndexOutOfRangeException or OverflowException) { return null; }
+        try { return ElfFile.TryOpen(elf, out ElfFile file) ? Parse(file) : null; }
+        catch (Exception e) when (e is ElfFormatException or ArgumentOutOfRangeException or IndexOutOfRangeException or OverflowException) { return null; }
     }
 
     /// <summary>The address symbols use for a file offset (inside a PT_LOAD), or null when no segment holds it.</summary>
@@ -78,106 +100,60 @@ public sealed class ElfSymbols
         size = 0;
         int i = Array.BinarySearch(_starts, address);
         if (i < 0) i = ~i - 1;
-        // Several symbols can share a start (aliases): any is right, perf takes the first.
-        while (i > 0 && _starts[i - 1] == _starts[Math.Max(i, 0)]) i--;
         if (i < 0) return false;
-        ulong end = _sizes[i] != 0 ? _starts[i] + _sizes[i] : i + 1 < _starts.Length ? _starts[i + 1] : ulong.MaxValue;
-        if (address >= end) return false;
+        // Several symbols can share a start (a function and a stub, say): the first listed wins, as it does in perf.
+        while (i > 0 && _starts[i - 1] == _starts[i]) i--;
+        if (address >= _ends[i]) return false;
         name = _names[i];
         offset = address - _starts[i];
-        size = end - _starts[i];
+        size = _ends[i] - _starts[i];
         return true;
     }
 
-    private static ElfSymbols? Parse(ReadOnlySpan<byte> b)
+    private static ElfSymbols Parse(in ElfFile elf)
     {
-        if (b.Length < 52 || b[0] != 0x7f || b[1] != 'E' || b[2] != 'L' || b[3] != 'F' || b[5] != 1) return null;
-        bool is64 = b[4] == 2;
-        ulong phoff = is64 ? U64(b, 32) : U32(b, 28);
-        ulong shoff = is64 ? U64(b, 40) : U32(b, 32);
-        int phentsize = U16(b, is64 ? 54 : 42), phnum = U16(b, is64 ? 56 : 44);
-        int shentsize = U16(b, is64 ? 58 : 46), shnum = U16(b, is64 ? 60 : 48);
-
         var loads = new List<(ulong, ulong, ulong)>();
-        for (int i = 0; i < phnum; i++)
+        for (int i = 0; i < elf.SegmentCount; i++)
         {
-            int o = Checked(phoff + (ulong)(i * phentsize), phentsize, b.Length);
-            if (U32(b, o) != 1) continue;  // PT_LOAD
-            ulong off = is64 ? U64(b, o + 8) : U32(b, o + 4);
-            ulong vaddr = is64 ? U64(b, o + 16) : U32(b, o + 8);
-            ulong filesz = is64 ? U64(b, o + 32) : U32(b, o + 16);
-            loads.Add((off, vaddr, filesz));
+            ElfSegment segment = elf.Segment(i);
+            if (segment.Type == ElfSegment.Load) loads.Add((segment.Offset, segment.VirtualAddress, segment.FileSize));
         }
 
-        var sections = new (uint Type, ulong Offset, ulong Size, uint Link, ulong Flags)[shnum];
-        for (int i = 0; i < shnum; i++)
-        {
-            int o = Checked(shoff + (ulong)(i * shentsize), shentsize, b.Length);
-            sections[i] = is64
-                ? (U32(b, o + 4), U64(b, o + 24), U64(b, o + 32), U32(b, o + 40), U64(b, o + 8))
-                : (U32(b, o + 4), U32(b, o + 16), U32(b, o + 20), U32(b, o + 24), U32(b, o + 8));
-        }
-        int table = Array.FindIndex(sections, s => s.Type == 2);        // SHT_SYMTAB
-        if (table < 0) table = Array.FindIndex(sections, s => s.Type == 11);  // SHT_DYNSYM
         string? debugLink = null;
-        int shstrndx = U16(b, is64 ? 62 : 50);
-        if (shstrndx < shnum)
-        {
-            var names = sections[shstrndx];
-            int namesOff = Checked(names.Offset, (int)Math.Min(names.Size, int.MaxValue), b.Length);
-            for (int i = 0; i < shnum; i++)
-            {
-                int o = Checked(shoff + (ulong)(i * shentsize), shentsize, b.Length);
-                uint nameIndex = U32(b, o);
-                if (nameIndex >= names.Size) continue;
-                ReadOnlySpan<byte> n = b.Slice(namesOff + (int)nameIndex, (int)names.Size - (int)nameIndex);
-                if (!n.StartsWith(".gnu_debuglink\0"u8)) continue;
-                int linkOff = Checked(sections[i].Offset, (int)Math.Min(sections[i].Size, int.MaxValue), b.Length);
-                ReadOnlySpan<byte> link = b.Slice(linkOff, (int)sections[i].Size);
-                int nul = link.IndexOf((byte)0);
-                debugLink = Encoding.UTF8.GetString(nul >= 0 ? link[..nul] : link);
-            }
-        }
+        if (elf.TryFindSection(".gnu_debuglink"u8, out ElfSection link, out _))
+            debugLink = ElfFile.Utf8(ElfFile.CString(elf.SectionData(link), 0));
+
+        int table = elf.FindSectionOfType(ElfSection.SymbolTable);
+        if (table < 0) table = elf.FindSectionOfType(ElfSection.DynamicSymbolTable);
         var symbols = new List<(ulong Start, ulong Size, string Name, int Binding)>();
-        if (table >= 0 && sections[table].Link < sections.Length)
+        if (table >= 0)
         {
-            var st = sections[table];
-            var strs = sections[st.Link];
-            int entSize = is64 ? 24 : 16;
-            int strOff = Checked(strs.Offset, (int)Math.Min(strs.Size, int.MaxValue), b.Length);
-            ReadOnlySpan<byte> strtab = b.Slice(strOff, (int)strs.Size);
-            ulong count = st.Size / (ulong)entSize;
-            for (ulong i = 0; i < count; i++)
+            ElfSection st = elf.Section(table);
+            ReadOnlySpan<byte> strtab = elf.LinkedStrings(st);
+            for (int i = 0, count = elf.SymbolCount(st); i < count; i++)
             {
-                int o = Checked(st.Offset + i * (ulong)entSize, entSize, b.Length);
-                uint nameOff = U32(b, o);
-                byte info = is64 ? b[o + 4] : b[o + 12];
-                ushort shndx = U16(b, is64 ? o + 6 : o + 14);
-                ulong value = is64 ? U64(b, o + 8) : U32(b, o + 4);
-                ulong size = is64 ? U64(b, o + 16) : U32(b, o + 8);
-                int type = info & 0xf;
+                ElfSymbol sym = elf.Symbol(st, i);
                 // perf (dso__load_sym): functions (FUNC, GNU_IFUNC) that are defined, and labels (NOTYPE, e.g. the
                 // assembly entry points of ld.so) that sit in an executable section.
-                if (shndx == 0 || nameOff == 0 || nameOff >= strtab.Length) continue;
-                bool function = type is 2 or 10;
-                bool label = type == 0 && shndx < 0xff00 && shndx < sections.Length && (sections[shndx].Flags & 4) != 0;   // SHF_EXECINSTR
+                if (sym.SectionIndex == ElfSymbol.Undefined || sym.NameOffset == 0 || sym.NameOffset >= strtab.Length) continue;
+                bool function = sym.Type is ElfSymbol.Function or ElfSymbol.GnuIndirectFunction;
+                bool label = sym.Type == ElfSymbol.NoType && sym.SectionIndex < ElfSymbol.FirstReservedIndex
+                    && sym.SectionIndex < elf.SectionCount && elf.Section(sym.SectionIndex).IsExecutable;
                 if (!function && !label) continue;
-                ReadOnlySpan<byte> n = strtab[(int)nameOff..];
-                int nul = n.IndexOf((byte)0);
-                symbols.Add((value, size, Encoding.UTF8.GetString(nul >= 0 ? n[..nul] : n), info >> 4));
+                symbols.Add((sym.Value, sym.Size, ElfFile.Utf8(ElfFile.CString(strtab, sym.NameOffset)), sym.Binding));
             }
         }
-        return new ElfSymbols(RemoveAliases(symbols), [.. loads], table >= 0 && sections[table].Type == 2, debugLink);
+        bool fromSymtab = table >= 0 && elf.Section(table).Type == ElfSection.SymbolTable;
+        return new ElfSymbols(RemoveAliases(symbols), ElfPltSymbols.Read(elf), [.. loads], fromSymtab, debugLink);
     }
 
     /// <summary>
     /// Several names for one address (aliases, versioned names): keep the one perf keeps (symbols__fixup_duplicate
     /// and choose_best_symbol): non-zero size, then not weak, then global, then fewer leading underscores, then the
-    /// longer name, else the first in file order.
+    /// longer name, else the first in file order. The result is sorted by address.
     /// </summary>
     private static List<(ulong, ulong, string)> RemoveAliases(List<(ulong Start, ulong Size, string Name, int Binding)> symbols)
     {
-        const int Global = 1, Weak = 2;
         var sorted = symbols.OrderBy(s => s.Start).ToList();
         var kept = new List<(ulong Start, ulong Size, string Name, int Binding)>(sorted.Count);
         foreach (var s in sorted)
@@ -191,22 +167,12 @@ public sealed class ElfSymbols
         static bool FirstIsBetter((ulong Start, ulong Size, string Name, int Binding) a, (ulong Start, ulong Size, string Name, int Binding) b)
         {
             if ((a.Size > 0) != (b.Size > 0)) return a.Size > 0;
-            if ((a.Binding == Weak) != (b.Binding == Weak)) return b.Binding == Weak;
-            if ((a.Binding == Global) != (b.Binding == Global)) return a.Binding == Global;
+            if ((a.Binding == ElfSymbol.Weak) != (b.Binding == ElfSymbol.Weak)) return b.Binding == ElfSymbol.Weak;
+            if ((a.Binding == ElfSymbol.Global) != (b.Binding == ElfSymbol.Global)) return a.Binding == ElfSymbol.Global;
             int ua = a.Name.Length - a.Name.TrimStart('_').Length, ub = b.Name.Length - b.Name.TrimStart('_').Length;
             if (ua != ub) return ua < ub;
             if (a.Name.Length != b.Name.Length) return a.Name.Length > b.Name.Length;
             return true;
         }
     }
-
-    private static int Checked(ulong offset, int length, int total)
-    {
-        if (offset > (ulong)total || (ulong)length > (ulong)total - offset) throw new ArgumentOutOfRangeException(nameof(offset));
-        return (int)offset;
-    }
-
-    private static ushort U16(ReadOnlySpan<byte> b, int o) => BinaryPrimitives.ReadUInt16LittleEndian(b[o..]);
-    private static uint U32(ReadOnlySpan<byte> b, int o) => BinaryPrimitives.ReadUInt32LittleEndian(b[o..]);
-    private static ulong U64(ReadOnlySpan<byte> b, int o) => BinaryPrimitives.ReadUInt64LittleEndian(b[o..]);
 }

@@ -48,20 +48,14 @@ public sealed partial class FoldedStacksPerfTests(ITestOutputHelper log)
     }
 
     /// <summary>
-    /// Equal stack for stack, except where perf names a PLT stub ("name@plt", symbols perf synthesises from the
-    /// relocations, which our resolver does not have yet; a sample in the loader's startup hits one now and then):
-    /// those samples must still all be there, under other names, and be rare.
+    /// Equal stack for stack and count for count, PLT stubs included (perf's "name@plt" symbols, which our ELF reader
+    /// synthesises from the relocations as perf does; a sample in the loader's startup hits one now and then).
     /// </summary>
     private void AssertSameStacks(Dictionary<string, long> expected, Dictionary<string, long> actual)
     {
-        var plt = expected.Where(e => e.Key.Split(';').Any(f => f.EndsWith("@plt", StringComparison.Ordinal))).ToList();
-        foreach (var (stack, count) in plt) log.WriteLine($"perf names a PLT stub: {stack} {count}");
-        var comparable = expected.Where(e => !plt.Contains(e)).OrderBy(e => e.Key, StringComparer.Ordinal).ToList();
-        Assert.Equal(comparable, actual.Where(a => expected.ContainsKey(a.Key) && !plt.Any(p => p.Key == a.Key)).OrderBy(a => a.Key, StringComparer.Ordinal));
-        long unmatched = actual.Where(a => !comparable.Any(c => c.Key == a.Key)).Sum(a => a.Value);
-        Assert.Equal(plt.Sum(p => p.Value), unmatched);
-        Assert.Equal(expected.Values.Sum(), actual.Values.Sum());
-        Assert.True(unmatched * 100 <= expected.Values.Sum(), $"{unmatched} samples under PLT stubs");
+        foreach (var (stack, count) in expected.Where(e => e.Key.Split(';').Any(f => f.EndsWith("@plt", StringComparison.Ordinal))))
+            log.WriteLine($"perf names a PLT stub: {stack} {count}");
+        Assert.Equal(expected.OrderBy(e => e.Key, StringComparer.Ordinal), actual.OrderBy(a => a.Key, StringComparer.Ordinal));
     }
 
     /// <summary>perf script text (header line, then one "addr sym (dso)" line per frame, leaf first) folded.</summary>

@@ -1,5 +1,4 @@
-using System.Buffers.Binary;
-using System.Text;
+using DotnetPtrace.Decoders.Elf;
 
 namespace DotnetPtrace.Native.Events.AddressFilters;
 
@@ -40,65 +39,40 @@ public sealed class ElfFunctionTable
         {
             throw new AddressFilterException($"cannot read {path}: {e.Message}");
         }
+        if (!ElfFile.TryOpen(bytes, out ElfFile elf))
+            throw new AddressFilterException($"{path} is not a little-endian ELF file");
         try
         {
-            return Parse(bytes) ?? throw new AddressFilterException($"{path} is not a little-endian ELF file");
+            return Parse(elf);
         }
-        catch (Exception e) when (e is ArgumentOutOfRangeException or IndexOutOfRangeException or OverflowException)
+        catch (Exception e) when (e is ElfFormatException or ArgumentOutOfRangeException or IndexOutOfRangeException or OverflowException)
         {
             throw new AddressFilterException($"{path}: damaged ELF file (a header points outside the file)");
         }
     }
 
-    private static ElfFunctionTable? Parse(ReadOnlySpan<byte> b)
+    private static ElfFunctionTable Parse(in ElfFile elf)
     {
-        if (b.Length < 52 || b[0] != 0x7f || b[1] != 'E' || b[2] != 'L' || b[3] != 'F' || b[5] != 1) return null;
-        bool is64 = b[4] == 2;
-        ulong phoff = is64 ? U64(b, 32) : U32(b, 28);
-        ulong shoff = is64 ? U64(b, 40) : U32(b, 32);
-        int phentsize = U16(b, is64 ? 54 : 42), phnum = U16(b, is64 ? 56 : 44);
-        int shentsize = U16(b, is64 ? 58 : 46), shnum = U16(b, is64 ? 60 : 48);
-
-        var loads = new List<(ulong Offset, ulong Vaddr, ulong MemSize)>();
-        for (int i = 0; i < phnum; i++)
+        var loads = new List<ElfSegment>();
+        for (int i = 0; i < elf.SegmentCount; i++)
+            if (elf.Segment(i) is { Type: ElfSegment.Load } load) loads.Add(load);
+        int table = elf.FindSectionOfType(ElfSection.SymbolTable);
+        if (table < 0) table = elf.FindSectionOfType(ElfSection.DynamicSymbolTable);
+        var found = new List<(ulong Value, ulong Size, string Name, bool Global, ElfSection Section)>();
+        if (table >= 0)
         {
-            int o = Checked(phoff + (ulong)(i * phentsize), phentsize, b.Length);
-            if (U32(b, o) != 1) continue;   // PT_LOAD
-            loads.Add(is64 ? (U64(b, o + 8), U64(b, o + 16), U64(b, o + 40)) : (U32(b, o + 4), U32(b, o + 8), U32(b, o + 20)));
-        }
-        var sections = new (uint Type, ulong Flags, ulong Addr, ulong Offset, ulong Size, uint Link)[shnum];
-        for (int i = 0; i < shnum; i++)
-        {
-            int o = Checked(shoff + (ulong)(i * shentsize), shentsize, b.Length);
-            sections[i] = is64
-                ? (U32(b, o + 4), U64(b, o + 8), U64(b, o + 16), U64(b, o + 24), U64(b, o + 32), U32(b, o + 40))
-                : (U32(b, o + 4), U32(b, o + 8), U32(b, o + 12), U32(b, o + 16), U32(b, o + 20), U32(b, o + 24));
-        }
-        int table = Array.FindIndex(sections, s => s.Type == 2);                 // SHT_SYMTAB
-        if (table < 0) table = Array.FindIndex(sections, s => s.Type == 11);     // SHT_DYNSYM
-        var found = new List<(ulong Value, ulong Size, string Name, bool Global, int Section)>();
-        if (table >= 0 && sections[table].Link < sections.Length)
-        {
-            var st = sections[table];
-            var strs = sections[st.Link];
-            int entSize = is64 ? 24 : 16;
-            ReadOnlySpan<byte> strtab = b.Slice(Checked(strs.Offset, (int)strs.Size, b.Length), (int)strs.Size);
-            for (ulong i = 0, count = st.Size / (ulong)entSize; i < count; i++)
+            ElfSection st = elf.Section(table);
+            ReadOnlySpan<byte> strtab = elf.LinkedStrings(st);
+            for (int i = 0, count = elf.SymbolCount(st); i < count; i++)
             {
-                int o = Checked(st.Offset + i * (ulong)entSize, entSize, b.Length);
-                uint nameOff = U32(b, o);
-                byte info = is64 ? b[o + 4] : b[o + 12];
-                ushort shndx = U16(b, is64 ? o + 6 : o + 14);
-                ulong value = is64 ? U64(b, o + 8) : U32(b, o + 4);
-                ulong size = is64 ? U64(b, o + 16) : U32(b, o + 8);
-                int type = info & 0xf;
-                if (shndx == 0 || shndx >= 0xff00 || shndx >= sections.Length || nameOff == 0 || nameOff >= strtab.Length) continue;
-                bool function = type is 2 or 10;                                       // STT_FUNC, STT_GNU_IFUNC
-                bool label = type == 0 && (sections[shndx].Flags & 4) != 0;          // NOTYPE in SHF_EXECINSTR
+                ElfSymbol sym = elf.Symbol(st, i);
+                if (sym.SectionIndex == ElfSymbol.Undefined || sym.SectionIndex >= ElfSymbol.FirstReservedIndex
+                    || sym.SectionIndex >= elf.SectionCount || sym.NameOffset == 0 || sym.NameOffset >= strtab.Length) continue;
+                ElfSection section = elf.Section(sym.SectionIndex);
+                bool function = sym.Type is ElfSymbol.Function or ElfSymbol.GnuIndirectFunction;
+                bool label = sym.Type == ElfSymbol.NoType && section.IsExecutable;      // NOTYPE in SHF_EXECINSTR
                 if (!function && !label) continue;
-                ReadOnlySpan<byte> n = strtab[(int)nameOff..];
-                int nul = n.IndexOf((byte)0);
-                found.Add((value, size, Encoding.UTF8.GetString(nul >= 0 ? n[..nul] : n), info >> 4 == 1, shndx));
+                found.Add((sym.Value, sym.Size, ElfFile.Utf8(ElfFile.CString(strtab, sym.NameOffset)), sym.Binding == ElfSymbol.Global, section));
             }
         }
         var ordered = found.Select((f, i) => (f, i)).OrderBy(x => x.f.Value).ThenBy(x => x.i).Select(x => x.f).ToList();
@@ -113,27 +87,16 @@ public sealed class ElfFunctionTable
                 while (next < ordered.Count && ordered[next].Value == value) next++;
                 size = next < ordered.Count ? ordered[next].Value - value : 0;
             }
-            functions[i] = new ElfFunction(name, value, ToFileOffset(value, loads, sections[section]), size, global);
+            functions[i] = new ElfFunction(name, value, ToFileOffset(value, loads, section), size, global);
         }
-        return new ElfFunctionTable(functions, (ulong)b.Length);
+        return new ElfFunctionTable(functions, (ulong)elf.Length);
     }
 
     /// <summary>perf's dso__load_sym adjustment: st_value - (p_vaddr - p_offset), else by the section.</summary>
-    private static ulong ToFileOffset(ulong value, List<(ulong Offset, ulong Vaddr, ulong MemSize)> loads,
-        (uint Type, ulong Flags, ulong Addr, ulong Offset, ulong Size, uint Link) section)
+    private static ulong ToFileOffset(ulong value, List<ElfSegment> loads, in ElfSection section)
     {
-        foreach (var (offset, vaddr, memSize) in loads)
-            if (value >= vaddr && value < vaddr + memSize) return value - (vaddr - offset);
-        return value - (section.Addr - section.Offset);
+        foreach (ElfSegment load in loads)
+            if (value >= load.VirtualAddress && value < load.VirtualAddress + load.MemorySize) return value - (load.VirtualAddress - load.Offset);
+        return value - (section.Address - section.Offset);
     }
-
-    private static int Checked(ulong offset, int length, int total)
-    {
-        if (length < 0 || offset > (ulong)total || (ulong)length > (ulong)total - offset) throw new ArgumentOutOfRangeException(nameof(offset));
-        return (int)offset;
-    }
-
-    private static ushort U16(ReadOnlySpan<byte> b, int o) => BinaryPrimitives.ReadUInt16LittleEndian(b[o..]);
-    private static uint U32(ReadOnlySpan<byte> b, int o) => BinaryPrimitives.ReadUInt32LittleEndian(b[o..]);
-    private static ulong U64(ReadOnlySpan<byte> b, int o) => BinaryPrimitives.ReadUInt64LittleEndian(b[o..]);
 }
