@@ -30,6 +30,8 @@ namespace DotnetPtrace.Cli.Trace;
 public sealed class TraceRunner(TraceOptions options)
 {
     private readonly List<long> _latencies = [];
+    /// <summary>Set once the decoder thread has warmed up (<see cref="LiveWarmUp"/>): a live source starts then.</summary>
+    private readonly ManualResetEventSlim _decoderWarm = new();
 
     /// <summary>Where the decoded flow goes (default: standard output); tests decode in-process.</summary>
     public Stream? Stdout { get; init; }
@@ -104,6 +106,7 @@ public sealed class TraceRunner(TraceOptions options)
         int status;
         try
         {
+            _decoderWarm.Wait(TimeSpan.FromSeconds(2));
             status = await runner.RunAsync(cancellation);
         }
         finally
@@ -130,6 +133,7 @@ public sealed class TraceRunner(TraceOptions options)
         var background = new BackgroundPerfDataWriter(writer, [tap]);
         Task<int> decoding = Task.Factory.StartNew(() => DecodeChannel(channel, source, () => tap, CancellationToken.None),
             CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        _decoderWarm.Wait(TimeSpan.FromSeconds(2));
         var clock = Stopwatch.StartNew();
         try
         {
@@ -153,6 +157,13 @@ public sealed class TraceRunner(TraceOptions options)
 
     private int DecodeChannel(LiveChunkChannel channel, SimulatedTraceSource? source, Func<LiveRecordTap?> tap, CancellationToken cancellation)
     {
+        // Compile the decode path before the trace comes (the source waits for this), not while its first bursts queue.
+        try
+        {
+            LiveWarmUp.Run(new TraceOutput(new StreamBufferWriter(Stream.Null), options.Format, new Selection(options.ShowTid, null, null), null, options.SymFs),
+                timed: options.Format is DecodeFormat.Branches or DecodeFormat.Calls or DecodeFormat.Json, TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(500));
+        }
+        finally { _decoderWarm.Set(); }
         using Stream input = channel.OpenReader();
         using PerfDataReader reader = PerfDataReader.Open(input, "(live)");
         if (reader.Error is { } e)
