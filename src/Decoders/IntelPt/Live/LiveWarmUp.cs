@@ -18,8 +18,8 @@ namespace DotnetPtrace.Decoders.IntelPt.Live;
 public static class LiveWarmUp
 {
     private const ulong CodeAddress = 0x10000;
-    /// <summary>No method compiled for this long: the path is compiled (first tier; see <see cref="Run"/>).</summary>
-    private static readonly TimeSpan Quiet = TimeSpan.FromMilliseconds(50);
+    /// <summary>No method compiled for this long (after the minimum): the promotions are done (see <see cref="Run"/>).</summary>
+    private static readonly TimeSpan Quiet = TimeSpan.FromMilliseconds(100);
 
     // 0x10000: call 0x1000a; 0x10005: jnz 0x10000; 0x10007: syscall; 0x10009: nop; 0x1000a: nop; 0x1000b: ret
     private static ReadOnlySpan<byte> Code => [0xe8, 0x05, 0x00, 0x00, 0x00, 0x75, 0xf9, 0x0f, 0x05, 0x90, 0x90, 0xc3];
@@ -27,9 +27,11 @@ public static class LiveWarmUp
     /// <summary>
     /// Decodes the made-up trace into <paramref name="output"/> round after round, for at least
     /// <paramref name="minimum"/> and then until the runtime compiled nothing for a while (at most
-    /// <paramref name="maximum"/>). This takes the compiling off the first real window; it does not wait for the
-    /// optimised second tier (the runtime counts calls only once no method was compiled for 100 ms, and promotes on
-    /// a background thread): until that comes, the first-tier code decodes slower than the optimised one.
+    /// <paramref name="maximum"/>). The first round compiles the path (first tier); the rounds after it are what
+    /// tiered compilation needs to optimise it: it counts calls only once no method was compiled for 100 ms, and
+    /// promotes a method after 30 calls, on a background thread. Half a second gets there here; a real window then
+    /// starts on optimised code (unoptimised code decoded slower than 4 MB/s of trace, so the first half second of a
+    /// run queued up and its latency grew to some 200 ms).
     /// </summary>
     public static void Run(ILiveOutput output, bool timed, TimeSpan minimum, TimeSpan maximum)
     {
