@@ -35,8 +35,16 @@ internal sealed class BranchesFormatter(IBufferWriter<byte> output) : FlowFormat
         Span<byte> span = Output.GetSpan(128);
         int n = Time(span);
         span[n++] = (byte)' ';
-        System.Text.Unicode.Utf8.TryWrite(span[n..], $"{Context.Tid,7}  {from:x16} -> {to:x16} {kind}{suffix}\n", out int m);
-        Output.Advance(n + m);
+        n += RightAligned(span[n..], Context.Tid, 7);
+        n += Text(span[n..], "  "u8);
+        n += Hex16(span[n..], from);
+        n += Text(span[n..], " -> "u8);
+        n += Hex16(span[n..], to);
+        span[n++] = (byte)' ';
+        n += Text(span[n..], kind);
+        n += Text(span[n..], suffix);
+        span[n++] = (byte)'\n';
+        Output.Advance(n);
     }
 
     public override void Event(in PtEvent ev, long fileOffset)

@@ -51,8 +51,9 @@ internal sealed class CallsFormatter(IBufferWriter<byte> output, MappingSymbols 
     {
         Span<byte> span = Output.GetSpan(512);
         int n = Time(span);
-        System.Text.Unicode.Utf8.TryWrite(span[n..], $" {Context.Tid,7} ", out int m);
-        n += m;
+        span[n++] = (byte)' ';
+        n += RightAligned(span[n..], Context.Tid, 7);
+        span[n++] = (byte)' ';
         int indent = 2 * Math.Min(_depth, MaxIndent);
         span.Slice(n, indent).Fill((byte)' ');
         n += indent;

@@ -69,8 +69,43 @@ internal abstract class FlowFormatter(IBufferWriter<byte> output)
             return 1;
         }
         ulong t = Context.Time;
-        Utf8.TryWrite(dest, $"{t / 1_000_000_000}.{t % 1_000_000_000:D9}", out int n);
+        int n = Decimal(dest, t / 1_000_000_000);
+        dest[n++] = (byte)'.';
+        Utf8Formatter.TryFormat(t % 1_000_000_000, dest[n..], out int m, new StandardFormat('D', 9));
+        return n + m;
+    }
+
+    // Per-line numbers go through Utf8Formatter, not interpolated Utf8.TryWrite: the same bytes, and no boxing while
+    // the interpolation handler's generic code still runs unoptimised (the first lines of a run, before tier-1).
+
+    protected static int Decimal(Span<byte> dest, ulong value)
+    {
+        Utf8Formatter.TryFormat(value, dest, out int n);
         return n;
+    }
+
+    protected static int Decimal(Span<byte> dest, long value)
+    {
+        Utf8Formatter.TryFormat(value, dest, out int n);
+        return n;
+    }
+
+    /// <summary><paramref name="value"/> right-aligned in <paramref name="width"/> columns, as <c>{value,width}</c> prints it.</summary>
+    protected static int RightAligned(Span<byte> dest, int value, int width)
+    {
+        Span<byte> digits = stackalloc byte[11];
+        Utf8Formatter.TryFormat(value, digits, out int d);
+        int pad = Math.Max(0, width - d);
+        dest[..pad].Fill((byte)' ');
+        digits[..d].CopyTo(dest[pad..]);
+        return pad + d;
+    }
+
+    /// <summary>Literal ASCII/UTF-8 text (a u8 literal).</summary>
+    protected static int Text(Span<byte> dest, ReadOnlySpan<byte> utf8)
+    {
+        utf8.CopyTo(dest);
+        return utf8.Length;
     }
 
     protected void Line(ReadOnlySpan<byte> text)

@@ -17,17 +17,33 @@ internal sealed class JsonFormatter(IBufferWriter<byte> output) : FlowFormatter(
         string end = last.Class == PtInsnClass.Other ? "none" : BranchKinds.Of(last);
         Span<byte> span = Output.GetSpan(320);
         int n = Prefix(span, "block");
-        Utf8.TryWrite(span[n..], $"\"ip\":\"0x{block.Ip:x}\",\"last\":\"0x{last.Ip:x}\",\"insns\":{block.InstructionCount},\"end\":\"{end}\"}}\n", out int m);
-        Output.Advance(n + m);
+        n += Text(span[n..], "\"ip\":\"0x"u8);
+        n += Hex(span[n..], block.Ip);
+        n += Text(span[n..], "\",\"last\":\"0x"u8);
+        n += Hex(span[n..], last.Ip);
+        n += Text(span[n..], "\",\"insns\":"u8);
+        n += Decimal(span[n..], (long)block.InstructionCount);
+        n += Text(span[n..], ",\"end\":\""u8);
+        n += Text(span[n..], end);
+        n += Text(span[n..], "\"}\n"u8);
+        Output.Advance(n);
     }
 
     /// <summary>{"type":"T","pid":P,"tid":T, and "time":N, when the trace has time.</summary>
     private int Prefix(Span<byte> span, string type)
     {
-        Utf8.TryWrite(span, $"{{\"type\":\"{type}\",\"pid\":{Context.Pid},\"tid\":{Context.Tid},", out int n);
+        int n = Text(span, "{\"type\":\""u8);
+        n += Text(span[n..], type);
+        n += Text(span[n..], "\",\"pid\":"u8);
+        n += Decimal(span[n..], (long)Context.Pid);
+        n += Text(span[n..], ",\"tid\":"u8);
+        n += Decimal(span[n..], (long)Context.Tid);
+        span[n++] = (byte)',';
         if (!Context.HasTime) return n;
-        Utf8.TryWrite(span[n..], $"\"time\":{Context.Time},", out int m);
-        return n + m;
+        n += Text(span[n..], "\"time\":"u8);
+        n += Decimal(span[n..], Context.Time);
+        span[n++] = (byte)',';
+        return n;
     }
 
     public override void Event(in PtEvent ev, long fileOffset)

@@ -43,7 +43,19 @@ internal sealed class StreamSink(StreamContext context, FlowFormatter? formatter
         if (!first) formatter?.Gap();
     }
 
-    private long FileOffset(long offset) => _segment?.FileOffsetOf(offset) ?? offset;
+    /// <summary>The file offset of segment byte <paramref name="offset"/> (as <see cref="TraceSegment.FileOffsetOf"/>; by index: asked per event).</summary>
+    private long FileOffset(long offset)
+    {
+        if (_segment is null) return offset;
+        IReadOnlyList<AuxtraceBuffer> buffers = _segment.Buffers;
+        for (int i = 0; i < buffers.Count; i++)
+        {
+            AuxtraceBuffer b = buffers[i];
+            if (offset < b.Size) return b.FileOffset + offset;
+            offset -= b.Size;
+        }
+        return buffers.Count == 0 ? offset : buffers[^1].FileOffset + buffers[^1].Size;
+    }
 
     public void OnBlock(in PtBlock block)
     {

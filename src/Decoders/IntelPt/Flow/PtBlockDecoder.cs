@@ -19,7 +19,8 @@ public ref struct PtBlockDecoder
 {
     private PtEventDecoder _evdec;
     private readonly PtImage _image;
-    private readonly PtRunBuilder _builder;
+    // Made on the first cache miss: a warm decode (the live decoder makes one per window) never needs its Iced decoders.
+    private PtRunBuilder? _builder;
     private PtEvent _event;
     private PtFlowError _status;
     private ulong _ip;
@@ -46,7 +47,6 @@ public ref struct PtBlockDecoder
         ArgumentNullException.ThrowIfNull(config);
         _evdec = new PtEventDecoder(trace, config);
         _image = image;
-        _builder = new PtRunBuilder();
         Reset();
     }
 
@@ -310,7 +310,7 @@ public ref struct PtBlockDecoder
         cache = section.Cache;
         int idx = cache.Lookup(ip, _mode);
         if (idx >= 0) return idx;
-        PtFlowError e = _builder.Build(_image, section, ip, _mode, _cr3, out idx);
+        PtFlowError e = (_builder ??= new PtRunBuilder()).Build(_image, section, ip, _mode, _cr3, out idx);
         return e == PtFlowError.Ok ? idx : Fail(e);
     }
 

@@ -13,6 +13,7 @@ namespace DotnetPtrace.Decoders.IntelPt.Sideband;
 public sealed class MappingSymbols(ImageSource images, string? root = null)
 {
     private readonly ConcurrentDictionary<string, Lazy<ElfSymbols?>> _files = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<(string Path, int Pid, ulong Start), Lazy<ElfSymbols?>> _unbacked = new();
 
     /// <summary>The function holding <paramref name="ip"/> in mapping <paramref name="m"/>, and the offset into it.</summary>
     public bool TryFind(CodeMapping m, ulong ip, out string name, out ulong offset)
@@ -57,15 +58,21 @@ public sealed class MappingSymbols(ImageSource images, string? root = null)
 
     private ElfSymbols? SymbolsOf(CodeMapping m)
     {
-        if (m.IsFile) return _files.GetOrAdd(m.Path, p => new Lazy<ElfSymbols?>(() => ElfSymbols.TryLoad(root is null ? p : Path.Join(root, p)))).Value;
-        // [vdso] and captured code: parse the bytes the image has (an ELF image for the vDSO; anonymous code has none).
-        string key = $"{m.Path}@{m.Pid}:{m.Start:x}";
-        return _files.GetOrAdd(key, _ => new Lazy<ElfSymbols?>(() =>
+        // Asked for every line of some formats: a known file or image costs a lookup (no key string, no closure).
+        if (m.IsFile) return _files.TryGetValue(m.Path, out Lazy<ElfSymbols?>? known) ? known.Value : LoadFile(m.Path);
+        return _unbacked.TryGetValue((m.Path, m.Pid, m.Start), out Lazy<ElfSymbols?>? parsed) ? parsed.Value : ParseUnbacked(m);
+    }
+
+    private ElfSymbols? LoadFile(string path) =>
+        _files.GetOrAdd(path, p => new Lazy<ElfSymbols?>(() => ElfSymbols.TryLoad(root is null ? p : Path.Join(root, p)))).Value;
+
+    /// <summary>[vdso] and captured code: the bytes the image has, parsed as ELF (the vDSO is one; anonymous code is not).</summary>
+    private ElfSymbols? ParseUnbacked(CodeMapping m) =>
+        _unbacked.GetOrAdd((m.Path, m.Pid, m.Start), _ => new Lazy<ElfSymbols?>(() =>
         {
             CodeMapping whole = m with { PgOff = 0 };
             return images.TryGetCode(whole, out MappedCode code) && code.Offset == 0
                 ? ElfSymbols.TryParse(code.Data.AsSpan(0, code.Data.Length))
                 : null;
         })).Value;
-    }
 }
