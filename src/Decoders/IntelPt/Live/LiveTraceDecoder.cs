@@ -109,12 +109,7 @@ public sealed class LiveTraceDecoder(ILiveOutput output, LiveDecoderOptions opti
                     _info ??= IntelPtAuxtraceInfo.TryParse(r.Bytes);
                     break;
                 case PerfRecordType.TimeConv:
-                    if (r.Bytes.Length >= 50 && r.Bytes[49] != 0)
-                    {
-                        _shortCounter = true;
-                        _timeCycles = U64(r.Bytes, 32);
-                        _timeMask = U64(r.Bytes, 40);
-                    }
+                    if (PerfTimeConversion.TryReadShortCounter(r.Bytes, out ulong c, out ulong m)) (_shortCounter, _timeCycles, _timeMask) = (true, c, m);
                     break;
                 default:
                     _sideband.Add(r);

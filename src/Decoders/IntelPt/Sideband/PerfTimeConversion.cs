@@ -16,6 +16,18 @@ public readonly record struct PerfTimeConversion(ushort Shift, uint Mult, ulong 
     public static PerfTimeConversion From(IntelPtAuxtraceInfo info) =>
         new(info.TimeShift, info.TimeMult, info.TimeZero, info.CapUserTimeZero && info.TimeMult != 0 && info.TimeShift < 64);
 
+    /// <summary>
+    /// The short-counter values of a TIME_CONV record body ({shift, mult, zero, time_cycles, time_mask,
+    /// u8 cap_user_time_zero, u8 cap_user_time_short}), when it has them and says the counter is short.
+    /// </summary>
+    public static bool TryReadShortCounter(ReadOnlySpan<byte> timeConv, out ulong cycles, out ulong mask)
+    {
+        bool isShort = timeConv.Length >= 50 && timeConv[49] != 0;
+        cycles = isShort ? System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(timeConv[32..]) : 0;
+        mask = isShort ? System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(timeConv[40..]) : 0;
+        return isShort;
+    }
+
     /// <summary>Adds TIME_CONV's short-counter values (perf 5.10+ writes them; older files have none).</summary>
     public PerfTimeConversion WithShortCounter(ulong cycles, ulong mask) => this with { Short = true, Cycles = cycles, Mask = mask };
 

@@ -187,13 +187,7 @@ public sealed class PtRecording
                         if (info is null) warnings.Add($"AUXTRACE_INFO at 0x{r.Offset:x} is not Intel PT (or is too short)");
                         break;
                     case PerfRecordType.TimeConv:
-                        // {shift, mult, zero, time_cycles, time_mask, u8 cap_user_time_zero, u8 cap_user_time_short}
-                        if (r.Bytes.Length >= 50 && r.Bytes[49] != 0)
-                        {
-                            shortCounter = true;
-                            cycles = U64(r.Bytes, 32);
-                            mask = U64(r.Bytes, 40);
-                        }
+                        if (PerfTimeConversion.TryReadShortCounter(r.Bytes, out ulong c, out ulong m)) (shortCounter, cycles, mask) = (true, c, m);
                         break;
                     default:
                         sideband.Add(r);
