@@ -42,7 +42,7 @@ public sealed class OverloadTests(ITestOutputHelper output) : IDisposable
             KeepFile = kept,
             Format = DecodeFormat.Insn,
             Stat = true,
-        });
+        }, bracketLinesOnly: true);
         output.WriteLine(stderr);
         Assert.Equal(0, code);
 

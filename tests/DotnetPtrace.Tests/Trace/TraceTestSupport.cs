@@ -15,13 +15,47 @@ internal static class TraceTestSupport
         !File.Exists("/usr/bin/gcc") && !File.Exists("/usr/local/bin/gcc") ? "gcc is not installed"
         : !File.Exists("/usr/bin/perf") && !File.Exists("/usr/local/bin/perf") ? "Linux perf is not installed" : null;
 
-    /// <summary>`trace` with <paramref name="options"/> in this process: (exit code, stdout, stderr).</summary>
-    public static (int Code, string Stdout, string Stderr) Trace(TraceOptions options)
+    /// <summary>
+    /// `trace` with <paramref name="options"/> in this process: (exit code, stdout, stderr). With
+    /// <paramref name="bracketLinesOnly"/> stdout keeps only the lines that start with '[' (skips, errors): an
+    /// instruction listing of an overload run is gigabytes.
+    /// </summary>
+    public static (int Code, string Stdout, string Stderr) Trace(TraceOptions options, bool bracketLinesOnly = false)
     {
-        var stdout = new MemoryStream();
+        Stream stdout = bracketLinesOnly ? new BracketLines() : new MemoryStream();
         var stderr = new StringWriter();
         int code = new TraceRunner(options) { Stdout = stdout, Stderr = stderr }.RunAsync(CancellationToken.None).GetAwaiter().GetResult();
-        return (code, Encoding.UTF8.GetString(stdout.ToArray()), stderr.ToString());
+        return (code, stdout is BracketLines kept ? kept.Text : Encoding.UTF8.GetString(((MemoryStream)stdout).ToArray()), stderr.ToString());
+    }
+
+    /// <summary>A write-only stream that keeps the lines starting with '[' and drops the rest as they arrive.</summary>
+    private sealed class BracketLines : Stream
+    {
+        private readonly MemoryStream _kept = new();
+        private bool _atLineStart = true, _keeping;
+
+        public string Text => Encoding.UTF8.GetString(_kept.ToArray());
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            foreach (byte b in buffer)
+            {
+                if (_atLineStart) _keeping = b == (byte)'[';
+                if (_keeping) _kept.WriteByte(b);
+                _atLineStart = b == (byte)'\n';
+            }
+        }
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
     }
 
     /// <summary>`trace -i FILE --format F [--show-tid T] --stat`.</summary>
